@@ -1,0 +1,36 @@
+"""Keeps the ``language`` slot: which language and script the bot replies in.
+
+Runs after every user message as Rasa's global slot-mapping action. Detection happened in the NLU
+pipeline (``language_detection`` in the parse data); the decision needs the previous value, so it
+lives here. The rules are in :func:`bot.language.decide`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import ValidationAction
+from rasa_sdk.types import DomainDict
+
+from bot.language import Detection, decide
+
+LANGUAGE_SLOT = "language"
+
+
+class ValidateSlotMappings(ValidationAction):
+    """``action_validate_slot_mappings``: fills custom-mapped slots (today: ``language``)."""
+
+    async def extract_language(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Sticky reply language from this message's detection and the current value."""
+        latest = tracker.latest_message or {}
+        detection = Detection.from_dict(latest.get("language_detection"))
+        intent = (latest.get("intent") or {}).get("name")
+        previous = tracker.get_slot(LANGUAGE_SLOT)
+        language = decide(previous, detection, intent)
+        if language == previous:
+            return {}
+        return {LANGUAGE_SLOT: language}

@@ -1,0 +1,68 @@
+"""``make chat``: talk to the running assistant from a terminal, over its REST channel.
+
+Like ``rasa shell`` but against the server ``make run`` already started (``rasa shell`` would start
+a second one). Buttons are shown numbered; typing the number sends the button.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.request
+import uuid
+
+
+def send(url: str, sender: str, text: str) -> list[dict]:
+    """One message to the REST channel; returns the bot's messages."""
+    body = json.dumps({"sender": sender, "message": text}).encode()
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
+        return json.loads(response.read().decode())
+
+
+def render(messages: list[dict]) -> list[dict]:
+    """Print the bot's bubbles; return the last message's buttons."""
+    buttons: list[dict] = []
+    for message in messages:
+        if message.get("text"):
+            print(f"🤖 {message['text']}\n")
+        buttons = message.get("buttons") or buttons
+    for number, button in enumerate(buttons, start=1):
+        print(f"   {number}. {button.get('title')}")
+    if buttons:
+        print()
+    return buttons
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Read lines, send them, print answers; Ctrl-D or /exit ends."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default="http://127.0.0.1:5005/webhooks/rest/webhook")
+    parser.add_argument("--sender", default=f"terminal-{uuid.uuid4().hex[:8]}")
+    args = parser.parse_args(argv)
+    print("Type a message (English, 廣東話, 中文). /exit to leave.\n")
+    buttons: list[dict] = []
+    while True:
+        try:
+            text = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if text == "/exit":
+            return 0
+        if not text:
+            continue
+        if text.isdigit() and 1 <= int(text) <= len(buttons):
+            text = buttons[int(text) - 1].get("payload", text)
+        try:
+            buttons = render(send(args.url, args.sender, text))
+        except OSError as exc:
+            print(
+                f"cannot reach the assistant at {args.url}: {exc} (is `make run` running?)",
+                file=sys.stderr,
+            )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

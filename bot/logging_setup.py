@@ -1,0 +1,18 @@
+"""Logging for our processes: one format, and noisy third-party loggers that print personal data
+(twilio logs request bodies at INFO) turned down."""
+
+from __future__ import annotations
+
+import logging
+
+QUIET_LOGGERS = ("twilio", "twilio.http_client", "urllib3", "sanic.access", "tensorflow", "absl")
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Configure the root logger once."""
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)

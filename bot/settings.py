@@ -1,0 +1,103 @@
+"""Every setting, read from the environment (and an optional ``.env`` file) in one place.
+
+Modules receive a :class:`Settings` instead of reading ``os.environ`` themselves, so what the
+product can be configured with is this file, and the README's table mirrors it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.paths import ROOT
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+def _load_dotenv() -> None:
+    env_file = Path(os.environ.get("SMO_ENV_FILE", ROOT / ".env"))
+    if env_file.is_file():
+        from dotenv import load_dotenv
+
+        load_dotenv(env_file, override=False)  # the real environment wins over the file
+
+
+def _int(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from exc
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The running product's configuration. Secrets are never part of ``repr``."""
+
+    host: str = "127.0.0.1"
+    port: int = 5005
+    action_port: int = 5055
+    action_server_url: str = "http://127.0.0.1:5055/webhook"
+    var_dir: Path = ROOT / "var"
+    tracker_db_url: str = ""
+    model_path: Path | None = None
+    enable_rasa_api: bool = False
+    rasa_api_token: str = field(default="", repr=False)
+    log_level: str = "INFO"
+
+    @property
+    def public_url(self) -> str:
+        """Where the public server listens (not the externally visible base URL)."""
+        return f"http://{self.host}:{self.port}"
+
+
+def load_settings() -> Settings:
+    """Read and check every setting; raise :class:`SettingsError` on the first bad one."""
+    _load_dotenv()
+    var_dir = Path(os.environ.get("SMO_VAR_DIR", ROOT / "var"))
+    action_port = _int("SMO_ACTION_PORT", 5055, minimum=1)
+    model = os.environ.get("SMO_MODEL")
+    api_token = os.environ.get("SMO_RASA_API_TOKEN", "")
+    settings = Settings(
+        host=os.environ.get("SMO_HOST", "127.0.0.1"),
+        port=_int("SMO_PORT", 5005, minimum=1),
+        action_port=action_port,
+        action_server_url=os.environ.get(
+            "SMO_ACTION_SERVER_URL", f"http://127.0.0.1:{action_port}/webhook"
+        ),
+        var_dir=var_dir,
+        tracker_db_url=os.environ.get("SMO_TRACKER_DB_URL", f"sqlite:///{var_dir / 'tracker.db'}"),
+        model_path=Path(model) if model else None,
+        enable_rasa_api=_bool("SMO_ENABLE_RASA_API", False),
+        rasa_api_token=api_token,
+        log_level=os.environ.get("SMO_LOG_LEVEL", "INFO").upper(),
+    )
+    if settings.enable_rasa_api and not settings.rasa_api_token:
+        raise SettingsError(
+            "SMO_ENABLE_RASA_API=true exposes Rasa's HTTP API on the public port: "
+            "set SMO_RASA_API_TOKEN to protect it"
+        )
+    if settings.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise SettingsError(
+            f"SMO_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {settings.log_level!r}"
+        )
+    return settings

@@ -1,0 +1,107 @@
+"""Shared fixtures. Slow tests (a real server, a trained model) are marked ``slow``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+STARTUP_TIMEOUT_S = 300
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class RunningAssistant:
+    """The product as ``make run`` starts it, on private ports and a private var folder."""
+
+    base_url: str
+    action_port: int
+    api_token: str
+    var_dir: Path
+    model: Path
+    log: Path
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"assistant exited early:\n{log.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(1)
+    raise RuntimeError(
+        f"assistant not healthy after {STARTUP_TIMEOUT_S} s:\n{log.read_text()[-4000:]}"
+    )
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    """The up-to-date model (trained once if its inputs changed)."""
+    from bot.model import ensure_model
+
+    return ensure_model()
+
+
+@pytest.fixture(scope="session")
+def assistant(
+    trained_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningAssistant]:
+    """Start the whole product once per test session via the same launcher ``make run`` uses."""
+    var_dir = tmp_path_factory.mktemp("var")
+    port, action_port = free_port(), free_port()
+    token = secrets.token_hex(16)
+    log = var_dir / "assistant.log"
+    env = {
+        **os.environ,
+        "SMO_PORT": str(port),
+        "SMO_ACTION_PORT": str(action_port),
+        "SMO_VAR_DIR": str(var_dir),
+        "SMO_MODEL": str(trained_model),
+        "SMO_ENABLE_RASA_API": "true",
+        "SMO_RASA_API_TOKEN": token,
+    }
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.launcher"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(f"{base}/health", process, log)
+        yield RunningAssistant(base, action_port, token, var_dir, trained_model, log)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()

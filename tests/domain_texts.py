@@ -1,0 +1,35 @@
+"""The domain's responses, so tests can assert *which* response the bot sent, in any language."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from bot.language import reply_script
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@lru_cache(maxsize=1)
+def responses() -> dict[str, list[dict]]:
+    """All responses of domain.yml."""
+    return yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"]
+
+
+def variant_script(variant: dict) -> str:
+    """The reply script a variant serves (the one without a condition is Traditional)."""
+    for condition in variant.get("condition") or []:
+        if condition.get("name") == "language":
+            return str(condition["value"])
+    return "zh-Hant"
+
+
+def text_of(response: str, language: str | None) -> str:
+    """The text the bot sends for ``response`` to a customer whose language is ``language``."""
+    script = reply_script(language)
+    for variant in responses()[response]:
+        if variant_script(variant) == script:
+            return variant["text"]
+    raise KeyError(f"{response} has no {script} variant")

@@ -1,0 +1,128 @@
+"""Responses: three variants each, the right script, and facts that match the data files."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import opencc
+import pytest
+import yaml
+from domain_texts import responses, text_of, variant_script
+
+from bot.plans import catalogue, eligible_codes
+
+ROOT = Path(__file__).resolve().parent.parent
+FACTS = yaml.safe_load((ROOT / "data" / "facts.yml").read_text(encoding="utf-8"))
+SINGLE_VARIANT = {"utter_greet_bilingual"}  # shown before any language is known
+MAX_BUBBLE = {"en": 450, "zh-Hant": 350, "zh-Hans": 350}
+HK_STANDARD = set("台")  # Hong Kong's standard form, though s2t maps it to 臺
+QUOTES = str.maketrans("", "", '“”「」"')
+t2s = opencc.OpenCC("t2s")
+s2t = opencc.OpenCC("s2t")
+ALL = sorted(responses())
+MULTI = [name for name in ALL if name not in SINGLE_VARIANT]
+
+
+@pytest.mark.parametrize("name", MULTI)
+def test_three_variants_one_per_script(name: str) -> None:
+    scripts = [variant_script(v) for v in responses()[name]]
+    assert sorted(scripts) == ["en", "zh-Hans", "zh-Hant"]
+
+
+@pytest.mark.parametrize("name", MULTI)
+def test_variants_are_in_their_script(name: str) -> None:
+    hans = text_of(name, "zh-Hans")
+    hant = text_of(name, "zh-Hant")
+    assert t2s.convert(hans) == hans, "Traditional characters in the Simplified variant"
+    simplified_only = [
+        a for a, b in zip(hant, s2t.convert(hant), strict=True) if a != b and a not in HK_STANDARD
+    ]
+    assert not simplified_only, (
+        f"Simplified characters in the Traditional variant: {simplified_only}"
+    )
+    assert not re.search(
+        r"[\u4e00-\u9fff]", re.sub(r"[（(][^)）]*[)）]|•.*", "", text_of(name, "en"))
+    ), "Chinese outside a plan or provider name in the English variant"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_bubbles_are_messenger_sized(name: str) -> None:
+    for variant in responses()[name]:
+        limit = MAX_BUBBLE[variant_script(variant)]
+        assert len(variant["text"]) <= limit
+        assert variant["text"].count("\n") <= 6
+
+
+@pytest.mark.parametrize("name", MULTI)
+def test_buttons_match_across_variants(name: str) -> None:
+    payloads = {tuple(b["payload"] for b in v.get("buttons", [])) for v in responses()[name]}
+    assert len(payloads) == 1
+
+
+def test_every_phone_number_is_a_known_fact() -> None:
+    known = set(FACTS["hotlines"].values()) | set(FACTS["emergency"].values())
+    phone = re.compile(r"\(\d{2,3}\) [\d ]{7,}\d|\b\d{4} \d{4}\b|\b(?:999|120)\b")
+    for name in ALL:
+        for variant in responses()[name]:
+            for number in phone.findall(variant["text"]):
+                assert number.strip() in known, f"{name}: {number} not in data/facts.yml"
+
+
+@pytest.mark.parametrize("language", ["en", "yue", "zh-Hans"])
+def test_hotlines_and_emergency_numbers(language: str) -> None:
+    start = text_of("utter_how_to_start", language)
+    assert FACTS["hotlines"]["smo_hong_kong"] in start
+    assert FACTS["hotlines"]["smo_mainland"] in start
+    emergency = text_of("utter_emergency", language)
+    assert FACTS["emergency"]["hong_kong"] in emergency
+    assert FACTS["emergency"]["mainland"] in emergency
+    assert FACTS["hotlines"]["customer_service"] in text_of("utter_out_of_scope", language)
+
+
+@pytest.mark.parametrize("language", ["en", "zh-Hant", "zh-Hans"])
+def test_eligible_plans_match_the_catalogue(language: str) -> None:
+    text = text_of("utter_eligible_plans", language).translate(QUOTES)
+    plans = catalogue()
+    for code in eligible_codes():
+        script = "zh-Hans" if language == "zh-Hans" else "zh-Hant"
+        assert plans[code].names[script].translate(QUOTES) in text
+        if language == "en":
+            assert plans[code].names["en"].translate(QUOTES) in text
+    for plan in plans.values():
+        if not plan.eligible:
+            assert plan.names["zh-Hant"] not in text
+
+
+@pytest.mark.parametrize("language", ["en", "zh-Hant", "zh-Hans"])
+def test_provider_figures(language: str) -> None:
+    text = text_of("utter_provider", language)
+    figures = FACTS["figures"]
+    for key in ("case_doctors", "experts", "specialties", "countries"):
+        assert figures[key] in text
+    clients = figures["clients_en"] if language == "en" else figures["clients_zh"]
+    assert (t2s.convert(clients) if language == "zh-Hans" else clients) in text
+
+
+@pytest.mark.parametrize("language", ["en", "zh-Hant", "zh-Hans"])
+def test_never_claims_free_service(language: str) -> None:
+    for name in ALL:
+        for variant in responses()[name]:
+            assert not re.search(r"\bfree of charge\b|\bfor free\b|免費|免费", variant["text"]), (
+                name
+            )
+
+
+@pytest.mark.parametrize("language", ["en", "zh-Hant", "zh-Hans"])
+def test_report_never_replaces_the_attending_doctor(language: str) -> None:
+    terms = text_of("utter_terms", language)
+    assert any(word in terms for word in ("not replace", "不能代替"))
+
+
+def test_every_intent_has_a_rule() -> None:
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    ruled = set()
+    for file in (ROOT / "data" / "rules").glob("*.yml"):
+        for rule in yaml.safe_load(file.read_text(encoding="utf-8"))["rules"]:
+            ruled.update(step["intent"] for step in rule["steps"] if "intent" in step)
+    assert set(domain["intents"]) <= ruled
