@@ -24,6 +24,7 @@ from bot.paths import ROOT
 from bot.settings import Settings, SettingsError, load_settings
 
 BIN = Path(sys.executable).parent
+SEED_FILE = ROOT / "data" / "seed" / "policies.csv"
 
 
 @dataclass
@@ -82,6 +83,21 @@ def _stop(running: list[Service]) -> None:
             service.process.kill()
 
 
+def _seed_policies(settings: Settings) -> None:
+    """Load the fictional seed policies (idempotent), so a newcomer can try verification."""
+    from bot.policies.importer import import_csv
+
+    os.environ.setdefault("SMO_VAR_DIR", str(settings.var_dir))
+    report = import_csv(SEED_FILE)
+    if not report.ok:
+        raise SystemExit("seed policies invalid:\n  " + "\n  ".join(report.errors))
+    print(
+        f"policy directory: {report.created} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged ({SEED_FILE.relative_to(ROOT)})",
+        flush=True,
+    )
+
+
 def _banner(settings: Settings) -> str:
     base = settings.public_url
     return f"""
@@ -107,6 +123,8 @@ def main() -> int:
         from bot.model import ensure_model
 
         model = ensure_model()
+    if settings.seed_policies:
+        _seed_policies(settings)
     env = {**os.environ, "SMO_MODEL": str(model), "RASA_TELEMETRY_ENABLED": "false"}
     running: list[Service] = []
 

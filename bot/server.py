@@ -19,10 +19,16 @@ from rasa.core.utils import AvailableEndpoints
 from rasa.utils.endpoints import EndpointConfig
 from sanic import Sanic
 
+from bot.events import EventBus
+from bot.handoff import guard
+from bot.handoff.service import HandoffService
 from bot.logging_setup import configure_logging
+from bot.outbound import Outbound
 from bot.paths import ROOT
 from bot.settings import Settings, load_settings
 from bot.web.ops import ops_blueprint
+from bot.web.rest_outbox import rest_outbox_blueprint
+from bot.web.staff_api import staff_api_blueprint
 
 logger = logging.getLogger(__name__)
 
@@ -61,15 +67,26 @@ def build_app(settings: Settings, credentials: Path) -> Sanic:
     )
     app.ctx.agent = None
     app.ctx.settings = settings
+    app.ctx.bus = EventBus()
+    app.ctx.outbound = Outbound()
+    app.ctx.handoff = None
     app.blueprint(ops_blueprint())
+    app.blueprint(rest_outbox_blueprint())
+    if settings.staff_api_token:
+        app.blueprint(staff_api_blueprint(settings.staff_api_token))
 
     async def load_model(running_app: Sanic) -> None:
         """Load after the port is open; /health answers 503 until this finishes."""
         model = str(settings.model_path) if settings.model_path else str(ROOT / "models")
         logger.info("loading model %s", model)
-        running_app.ctx.agent = await rasa_agent.load_agent(
+        agent = await rasa_agent.load_agent(
             model_path=model, endpoints=endpoints, loop=asyncio.get_running_loop()
         )
+        guard.install(agent, running_app.ctx.bus)
+        running_app.ctx.handoff = HandoffService(
+            agent, running_app.ctx.outbound, running_app.ctx.bus
+        )
+        running_app.ctx.agent = agent
         logger.info("model loaded; the assistant is answering")
 
     app.register_listener(

@@ -62,6 +62,8 @@ class Settings:
     model_path: Path | None = None
     enable_rasa_api: bool = False
     rasa_api_token: str = field(default="", repr=False)
+    staff_api_token: str = field(default="", repr=False)
+    seed_policies: bool = True
     log_level: str = "INFO"
 
     @property
@@ -89,6 +91,8 @@ def load_settings() -> Settings:
         model_path=Path(model) if model else None,
         enable_rasa_api=_bool("SMO_ENABLE_RASA_API", False),
         rasa_api_token=api_token,
+        staff_api_token=os.environ.get("SMO_STAFF_API_TOKEN", ""),
+        seed_policies=_bool("SMO_SEED_POLICIES", True),
         log_level=os.environ.get("SMO_LOG_LEVEL", "INFO").upper(),
     )
     if settings.enable_rasa_api and not settings.rasa_api_token:

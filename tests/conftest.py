@@ -39,6 +39,7 @@ class RunningAssistant:
     base_url: str
     action_port: int
     api_token: str
+    staff_token: str
     var_dir: Path
     model: Path
     log: Path
@@ -77,6 +78,7 @@ def assistant(
     var_dir = tmp_path_factory.mktemp("var")
     port, action_port = free_port(), free_port()
     token = secrets.token_hex(16)
+    staff_token = secrets.token_hex(16)
     log = var_dir / "assistant.log"
     env = {
         **os.environ,
@@ -86,6 +88,8 @@ def assistant(
         "SMO_MODEL": str(trained_model),
         "SMO_ENABLE_RASA_API": "true",
         "SMO_RASA_API_TOKEN": token,
+        "SMO_STAFF_API_TOKEN": staff_token,
+        "SMO_OFFICE_HOURS": "Mon-Sun 00:00-23:59",
     }
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -98,7 +102,7 @@ def assistant(
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(f"{base}/health", process, log)
-        yield RunningAssistant(base, action_port, token, var_dir, trained_model, log)
+        yield RunningAssistant(base, action_port, token, staff_token, var_dir, trained_model, log)
     finally:
         process.send_signal(signal.SIGINT)
         try:

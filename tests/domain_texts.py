@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,3 +34,26 @@ def text_of(response: str, language: str | None) -> str:
         if variant_script(variant) == script:
             return variant["text"]
     raise KeyError(f"{response} has no {script} variant")
+
+
+def pattern_of(response: str, language: str | None) -> re.Pattern[str]:
+    """A regex matching the response's text with its ``{slot}`` placeholders filled in."""
+    text = text_of(response, language)
+    parts = re.split(r"\{[a-z_]+\}", text)
+    return re.compile("^" + "(.+?)".join(re.escape(p) for p in parts) + "$", re.S)
+
+
+def which(texts: list[str], language: str | None) -> list[str]:
+    """Names of the responses that produced ``texts`` (``?`` for a text no response matches)."""
+    names = []
+    for text in texts:
+        found = [name for name in responses() if _matches(name, language, text)]
+        names.append(found[0] if found else f"?{text[:40]}")
+    return names
+
+
+def _matches(name: str, language: str | None, text: str) -> bool:
+    try:
+        return bool(pattern_of(name, language).match(text))
+    except KeyError:
+        return False

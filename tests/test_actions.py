@@ -22,7 +22,9 @@ def tracker(text: str, intent: str, language: str | None, events: list | None = 
         "entities": [],
         "language_detection": detect(text).as_dict(),
     }
-    return Tracker("c1", {"language": language}, latest, events or [], False, None, None, "action_listen")
+    return Tracker(
+        "c1", {"language": language}, latest, events or [], False, None, None, "action_listen"
+    )
 
 
 def run(action, track: Tracker) -> tuple[list, CollectingDispatcher]:

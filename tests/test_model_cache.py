@@ -52,7 +52,11 @@ def test_cached_model_is_reused_by_a_fresh_clone(tmp_path: Path, monkeypatch) ->
     cache.mkdir()
     (cache / name).write_bytes(b"cached model")
     monkeypatch.setenv("SMO_MODEL_CACHE", str(cache))
-    monkeypatch.setattr("bot.model.subprocess.run", lambda *a, **k: (_ for _ in ()).throw(
-        AssertionError("retrained although the cache had the model")))
+    monkeypatch.setattr(
+        "bot.model.subprocess.run",
+        lambda *a, **k: (_ for _ in ()).throw(
+            AssertionError("retrained although the cache had the model")
+        ),
+    )
     path = ensure_model(tmp_path)
     assert path.read_bytes() == b"cached model"

@@ -31,9 +31,9 @@ def test_health_is_200_once_loaded(assistant) -> None:
 @pytest.mark.parametrize(
     ("message", "language", "expected"),
     [
-        ("how long does it take to get the report", "en", ["utter_report_time"]),
-        ("報告要幾耐先有呀", "yue", ["utter_report_time"]),
-        ("报告要多久才能出来", "zh-Hans", ["utter_report_time"]),
+        ("how long does it take to get the report", "en", ["utter_report_time", "utter_terms"]),
+        ("報告要幾耐先有呀", "yue", ["utter_report_time", "utter_terms"]),
+        ("报告要多久才能出来", "zh-Hans", ["utter_report_time", "utter_terms"]),
         (
             "which plans can use the second opinion service",
             "en",
@@ -61,7 +61,10 @@ def test_language_is_sticky_and_follows_requests(assistant) -> None:
     assert say(base, sender, "please reply in English") == [
         text_of("utter_language_switched", "en")
     ]
-    assert say(base, sender, "報告幾耐有") == [text_of("utter_report_time", "yue")]
+    assert say(base, sender, "報告幾耐有") == [
+        text_of("utter_report_time", "yue"),
+        text_of("utter_terms", "yue"),
+    ]
     assert say(base, sender, "用简体字") == [text_of("utter_language_switched", "zh-Hans")]
 
 

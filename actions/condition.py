@@ -1,0 +1,107 @@
+"""Collecting the condition over several messages, then screening it against the exclusions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.flow import PACKET_SLOTS
+from bot.screening import screen
+
+DONE_INTENTS = ("deny",)  # "no, that's all" / "冇喇" / the "That's all" button
+MAX_NOTES = 20  # a description, not a diary: later messages still reach the nurse transcript
+
+
+def _notes(tracker: Tracker) -> list[str]:
+    return list(tracker.get_slot("condition_notes") or [])
+
+
+class ValidateConditionForm(FormValidationAction):
+    """``validate_condition_form``: every message adds to the description until "that's all"."""
+
+    def name(self) -> str:
+        return "validate_condition_form"
+
+    def validate_condition_text(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = str(value or "").strip()
+        if not text:
+            return {"condition_text": None}
+        notes = [*_notes(tracker), text][-MAX_NOTES:]
+        return {"condition_text": "received", "condition_notes": notes}
+
+    async def extract_condition_done(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """While asked "anything else?": a no ends it, any other text is more description."""
+        if tracker.get_slot("requested_slot") != "condition_done":
+            return {}
+        latest = tracker.latest_message or {}
+        intent = (latest.get("intent") or {}).get("name")
+        if intent in DONE_INTENTS:
+            return {"condition_done": True}
+        text = (latest.get("text") or "").strip()
+        if text and not text.startswith("/"):
+            return {"condition_notes": [*_notes(tracker), text][-MAX_NOTES:]}
+        return {}
+
+
+class ActionScreenCondition(Action):
+    """``action_screen_condition``: screen the whole description and take the matching branch."""
+
+    def name(self) -> str:
+        return "action_screen_condition"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        description = "\n".join(_notes(tracker))
+        result = screen(description, tracker.get_slot("language"))
+        events: list[dict[str, Any]] = [
+            SlotSet("screening_category", result.category),
+            SlotSet("screening", result.as_dict()),
+        ]
+        category = result.category
+        if category == "emergency":
+            return [*events, FollowupAction("action_emergency")]
+        if category == "eligible":
+            dispatcher.utter_message(response="utter_screen_eligible")
+            return [
+                *events,
+                *[SlotSet(s, None) for s in PACKET_SLOTS],
+                FollowupAction("case_packet_form"),
+            ]
+        if category == "unclear":
+            if not tracker.get_slot("clarified"):
+                # One clarifying question (the form's ask changes with `clarified`), then a nurse.
+                return [
+                    *events,
+                    SlotSet("clarified", True),
+                    SlotSet("condition_text", None),
+                    SlotSet("condition_done", None),
+                    FollowupAction("condition_form"),
+                ]
+            return [*events, FollowupAction("action_handoff_nurse")]
+        dispatcher.utter_message(response=f"utter_excluded_{category}")
+        return [*events, FollowupAction("utter_offer_nurse_chat")]
+
+
+class ActionAskConditionText(Action):
+    """``action_ask_condition_text``: the form's question, or the one clarifying question."""
+
+    def name(self) -> str:
+        return "action_ask_condition_text"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        clarifying = bool(tracker.get_slot("clarified"))
+        dispatcher.utter_message(
+            response="utter_ask_clarify" if clarifying else "utter_ask_condition_text"
+        )
+        return []

@@ -1,0 +1,84 @@
+"""The case packet for the case doctor, its summary, and creating the case."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.context import identity_of, language_of
+from actions.flow import PACKET_SLOTS
+from actions.handoff import announce_handoff
+from actions.verification import eligibility_of
+from bot.cases import store
+
+MAX_FIELD = 500  # a packet field is a line, not an essay; the transcript keeps everything
+
+
+class ValidateCasePacketForm(FormValidationAction):
+    """``validate_case_packet_form``: trims each answer; a phone number needs digits."""
+
+    def name(self) -> str:
+        return "validate_case_packet_form"
+
+    async def validate(self, dispatcher, tracker, domain):  # noqa: ANN001, ANN201 - SDK signature
+        events = await super().validate(dispatcher, tracker, domain)
+        for event in events:
+            if event.get("event") == "slot" and event.get("name") in PACKET_SLOTS:
+                value = event.get("value")
+                if isinstance(value, str):
+                    event["value"] = value.strip()[:MAX_FIELD] or None
+        return events
+
+    def validate_callback_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        digits = sum(ch.isdigit() for ch in str(value or ""))
+        if digits < 8:
+            dispatcher.utter_message(response="utter_ask_callback_number")
+            return {"callback_number": None}
+        return {"callback_number": str(value).strip()}
+
+
+class ActionSubmitCase(Action):
+    """``action_submit_case``: on a confirmed summary, create the case for the case doctor."""
+
+    def name(self) -> str:
+        return "action_submit_case"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        if tracker.get_slot("summary_confirmed") is not True:
+            dispatcher.utter_message(response="utter_summary_rejected")
+            return [
+                *[SlotSet(s, None) for s in PACKET_SLOTS],
+                SlotSet("summary_confirmed", None),
+                FollowupAction("case_packet_form"),
+            ]
+        identity = identity_of(tracker)
+        stored = tracker.get_slot("verified_policy") or {}
+        packet = {slot: tracker.get_slot(slot) for slot in PACKET_SLOTS}
+        packet["description"] = tracker.get_slot("condition_notes") or []
+        case = store.open_case(
+            conversation_id=tracker.sender_id,
+            channel=identity.channel,
+            language=language_of(tracker),
+            queue="case_doctor",
+            reason="second_opinion",
+            packet=packet,
+            eligibility=eligibility_of(tracker),
+            screening=tracker.get_slot("screening") or {},
+            customer_id=stored.get("customer_id"),
+            policy_number=stored.get("number"),
+        )
+        dispatcher.utter_message(
+            response="utter_case_created",
+            case_ref=case.reference,
+            call_language=packet.get("call_language") or "",
+        )
+        dispatcher.utter_message(response="utter_what_next")
+        return [SlotSet("case_ref", case.reference), *announce_handoff(dispatcher, quiet=True)]

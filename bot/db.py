@@ -1,0 +1,65 @@
+"""The product's own database (policies, consents, cases, audit): SQLAlchemy, SQLite by default.
+
+One URL (``SMO_DATABASE_URL``) switches every store to PostgreSQL. Separate from Rasa's tracker
+store on purpose: the tracker holds the transcript, this holds the business records.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, declarative_base, sessionmaker
+
+from bot.paths import ROOT
+
+Base = declarative_base()
+
+
+def database_url() -> str:
+    """``SMO_DATABASE_URL``, default ``sqlite:///<SMO_VAR_DIR>/smo.db``."""
+    var_dir = Path(os.environ.get("SMO_VAR_DIR", ROOT / "var"))
+    return os.environ.get("SMO_DATABASE_URL", f"sqlite:///{var_dir / 'smo.db'}")
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API objects
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the one writer
+    cursor.execute("PRAGMA busy_timeout=5000")  # two processes (server, actions) share the file
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+@lru_cache(maxsize=4)
+def engine(url: str | None = None) -> Engine:
+    """A pooled engine per URL; the schema is created on first use."""
+    url = url or database_url()
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        eng = create_engine(url, future=True, connect_args={"check_same_thread": False})
+        event.listen(eng, "connect", _sqlite_pragmas)
+    else:
+        eng = create_engine(url, future=True, pool_pre_ping=True)
+    import bot.cases.models  # noqa: F401 - register tables
+    import bot.policies.models  # noqa: F401 - register tables
+
+    Base.metadata.create_all(eng)
+    return eng
+
+
+@contextmanager
+def session(url: str | None = None) -> Iterator[Session]:
+    """A transaction: committed on success, rolled back on error."""
+    factory = sessionmaker(bind=engine(url), future=True, expire_on_commit=False)
+    with factory() as db:
+        try:
+            yield db
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise

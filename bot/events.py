@@ -1,0 +1,36 @@
+"""A small in-process publish/subscribe bus: new cases, messages and alerts for the console.
+
+In-process on purpose: the console is served by the same process that receives the messages. With
+several instances (scale-out), each instance's console sees its own events plus the shared case
+store, which it re-reads on every refresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+
+class EventBus:
+    """Fan-out of ``(topic, payload)`` to every subscriber's queue; slow subscribers drop events."""
+
+    def __init__(self, queue_size: int = 100) -> None:
+        self._subscribers: set[asyncio.Queue] = set()
+        self._queue_size = queue_size
+
+    def subscribe(self) -> asyncio.Queue:
+        """A new queue that receives every later event."""
+        queue: asyncio.Queue = asyncio.Queue(self._queue_size)
+        self._subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue) -> None:
+        """Stop delivering to ``queue``."""
+        self._subscribers.discard(queue)
+
+    async def publish(self, topic: str, payload: dict[str, Any]) -> None:
+        """Deliver to all subscribers without ever blocking the publisher."""
+        for queue in list(self._subscribers):
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait((topic, payload))

@@ -1,0 +1,82 @@
+"""When nurses answer: office hours in Hong Kong time, configurable.
+
+``SMO_OFFICE_HOURS`` is ``"<days> <start>-<end>"`` with days as ``Mon-Fri`` or a comma list
+(``Mon,Tue,Sat``), e.g. the default ``"Mon-Fri 09:00-18:00"``. ``SMO_TIMEZONE`` defaults to
+``Asia/Hong_Kong``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+@dataclass(frozen=True)
+class OfficeHours:
+    """Weekdays (0 = Monday) and daily opening hours in one time zone."""
+
+    days: frozenset[int]
+    start: time
+    end: time
+    zone: ZoneInfo
+
+    @classmethod
+    def parse(cls, spec: str, zone: str = "Asia/Hong_Kong") -> OfficeHours:
+        """Parse ``"Mon-Fri 09:00-18:00"``; raise ValueError with the expected form."""
+        match = re.fullmatch(
+            r"\s*([A-Za-z,\-]+)\s+(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", spec
+        )
+        if not match:
+            raise ValueError(f"office hours {spec!r}: expected like 'Mon-Fri 09:00-18:00'")
+        days: set[int] = set()
+        for part in match[1].lower().split(","):
+            first, _, last = part.partition("-")
+            if first not in DAYS or (last and last not in DAYS):
+                raise ValueError(f"office hours {spec!r}: unknown day in {part!r}")
+            a, b = DAYS.index(first), DAYS.index(last or first)
+            days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
+        start, end = time(int(match[2]), int(match[3])), time(int(match[4]), int(match[5]))
+        if start >= end:
+            raise ValueError(f"office hours {spec!r}: start must be before end")
+        return cls(frozenset(days), start, end, ZoneInfo(zone))
+
+    @classmethod
+    def from_env(cls) -> OfficeHours:
+        """From ``SMO_OFFICE_HOURS`` and ``SMO_TIMEZONE``."""
+        return cls.parse(
+            os.environ.get("SMO_OFFICE_HOURS", "Mon-Fri 09:00-18:00"),
+            os.environ.get("SMO_TIMEZONE", "Asia/Hong_Kong"),
+        )
+
+    def is_open(self, now: datetime | None = None) -> bool:
+        """True during office hours."""
+        local = (now or datetime.now(tz=self.zone)).astimezone(self.zone)
+        return local.weekday() in self.days and self.start <= local.time() < self.end
+
+    def next_open(self, now: datetime | None = None) -> datetime:
+        """The next opening time (now, if open now)."""
+        local = (now or datetime.now(tz=self.zone)).astimezone(self.zone)
+        if self.is_open(local):
+            return local
+        for offset in range(0, 8):
+            day = (local + timedelta(days=offset)).date()
+            opening = datetime.combine(day, self.start, tzinfo=self.zone)
+            if day.weekday() in self.days and opening > local:
+                return opening
+        raise ValueError("office hours have no open day")
+
+    def describe(self) -> str:
+        """``Mon-Fri 09:00-18:00`` style text for replies (times are universal)."""
+        names = [DAYS[d].title() for d in sorted(self.days)]
+        days = (
+            f"{names[0]}-{names[-1]}"
+            if len(names) > 1
+            and sorted(self.days) == list(range(min(self.days), max(self.days) + 1))
+            else ",".join(names)
+        )
+        return f"{days} {self.start:%H:%M}-{self.end:%H:%M}"

@@ -1,0 +1,1 @@
+"""The policy directory: customers, policies, verified channel identities, consents, lockouts."""

@@ -1,0 +1,518 @@
+"""Screening (bot/screening.py + data/screening/*.yml) against how customers describe things.
+
+The cases live in tests/screening_cases.yml; every case is its own test, so a failure names the text.
+Emergency recall must be 1.0: every emergency description is caught, with or without a language hint.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+
+from bot.language import detect
+from bot.paths import DATA_DIR
+from bot.screening import (
+    CATEGORIES,
+    LEXICON_LANGUAGES,
+    SECTIONS,
+    Screening,
+    find_terms,
+    screen,
+)
+from bot.screening import _fold as fold
+from bot.yamlfile import load_yaml
+
+CASES_FILE = Path(__file__).with_name("screening_cases.yml")
+CASES: list[dict] = load_yaml(CASES_FILE)
+LANGS = ("en", "yue", "zh")
+# The language hint a caller would pass for a case's main language.
+HINTS = {"en": "en", "yue": "yue"}
+
+
+def _hint(case: dict) -> str:
+    if case["lang"] in HINTS:
+        return HINTS[case["lang"]]
+    detected = detect(case["text"]).language
+    return detected if detected in ("zh-Hans", "zh-Hant") else "zh-Hant"
+
+
+def _case_id(case: dict) -> str:
+    index = CASES.index(case)
+    tag = f"{case['lang']}{'-mixed' if case.get('mixed') else ''}"
+    return f"{index:03d}-{tag}-{case['category']}"
+
+
+def _lexicon(lang: str) -> dict:
+    return load_yaml(DATA_DIR / "screening" / f"{lang}.yml")
+
+
+# ---------------------------------------------------------------------------- the case file itself
+
+
+def test_cases_file_is_well_formed() -> None:
+    assert isinstance(CASES, list)
+    for case in CASES:
+        assert set(case) <= {"text", "category", "lang", "mixed"}, case
+        assert isinstance(case["text"], str) and case["text"].strip(), case
+        assert case["category"] in CATEGORIES, case
+        assert case["lang"] in LANGS, case
+    texts = [c["text"] for c in CASES]
+    assert len(texts) == len(set(texts)), "duplicate case texts"
+
+
+def test_cases_cover_every_language_and_category() -> None:
+    assert len(CASES) >= 200
+    single = [c for c in CASES if not c.get("mixed")]
+    per_lang = Counter(c["lang"] for c in single)
+    for lang in LANGS:
+        assert per_lang[lang] >= 60, per_lang
+    assert sum(1 for c in CASES if c.get("mixed")) >= 20
+    pairs = {(c["lang"], c["category"]) for c in single}
+    missing = [(lang, cat) for lang in LANGS for cat in CATEGORIES if (lang, cat) not in pairs]
+    assert not missing, missing
+    mixed_categories = {c["category"] for c in CASES if c.get("mixed")}
+    assert mixed_categories == set(CATEGORIES)
+    # Standard Chinese: about half Simplified, half Traditional.
+    scripts = Counter(detect(c["text"]).language for c in single if c["lang"] == "zh")
+    assert scripts["zh-Hans"] >= 30 and scripts["zh-Hant"] >= 30, scripts
+
+
+# ---------------------------------------------------------------------------- every case
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_case_without_language_hint(case: dict) -> None:
+    result = screen(case["text"])
+    assert result.category == case["category"], (
+        f"{case['text']!r}: got {result.category}, matched={result.matched}, "
+        f"negated={result.negated}"
+    )
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_case_with_language_hint(case: dict) -> None:
+    result = screen(case["text"], _hint(case))
+    assert result.category == case["category"], (
+        f"{case['text']!r} (hint {_hint(case)}): got {result.category}, "
+        f"matched={result.matched}, negated={result.negated}"
+    )
+
+
+def test_emergency_recall_is_total() -> None:
+    """No emergency description may slip through, whatever the hint."""
+    emergencies = [c for c in CASES if c["category"] == "emergency"]
+    assert len(emergencies) >= 60
+    missed = [
+        c["text"]
+        for c in emergencies
+        if screen(c["text"]).category != "emergency"
+        or screen(c["text"], _hint(c)).category != "emergency"
+    ]
+    assert not missed, f"emergency recall {1 - len(missed) / len(emergencies):.3f}: {missed}"
+
+
+def test_accuracy_per_language(capsys: pytest.CaptureFixture[str]) -> None:
+    totals: dict[str, int] = defaultdict(int)
+    right: dict[str, int] = defaultdict(int)
+    confusion: Counter[tuple[str, str]] = Counter()
+    for case in CASES:
+        key = "mixed" if case.get("mixed") else case["lang"]
+        got = screen(case["text"]).category
+        totals[key] += 1
+        right[key] += got == case["category"]
+        if got != case["category"]:
+            confusion[(case["category"], got)] += 1
+    with capsys.disabled():
+        print()
+        for key in (*LANGS, "mixed"):
+            print(
+                f"screening accuracy {key:>5}: {right[key]}/{totals[key]} "
+                f"= {right[key] / totals[key]:.3f}"
+            )
+        for (expected, got), n in confusion.most_common():
+            print(f"  expected {expected} got {got}: {n}")
+    assert all(right[k] == totals[k] for k in totals), dict(confusion)
+
+
+# ---------------------------------------------------------------------------- the lexicons
+
+
+def test_every_lexicon_has_all_sections_and_negation() -> None:
+    for lang in LEXICON_LANGUAGES:
+        raw = _lexicon(lang)
+        for section in SECTIONS:
+            assert raw.get(section), f"{lang}.yml: section {section} is empty"
+        negation = raw["negation"]
+        assert negation["before"] and negation["breaks"], lang
+        assert isinstance(negation.get("after", []), list), lang
+        assert 2 <= int(negation["window"]) <= 60, lang
+
+
+def test_lexicons_are_generous() -> None:
+    total = sum(len(_lexicon(lang).get(s) or []) for lang in LEXICON_LANGUAGES for s in SECTIONS)
+    assert total >= 600, total
+    for lang in LEXICON_LANGUAGES:
+        assert len(_lexicon(lang)["emergency"]) >= 60, lang
+
+
+def test_no_term_twice_and_no_term_in_two_sections() -> None:
+    """One spelling per term (scripts are folded), and a term means one thing."""
+    seen: dict[str, str] = {}
+    for lang in LEXICON_LANGUAGES:
+        in_file: set[str] = set()
+        for section in SECTIONS:
+            for term in _lexicon(lang).get(section) or []:
+                key = fold(str(term)).strip()
+                assert key not in in_file, (
+                    f"{lang}.yml lists {term!r} twice (maybe in both scripts)"
+                )
+                in_file.add(key)
+                where = f"{lang}.yml:{section}"
+                assert seen.get(key, where).split(":")[1] == section, (
+                    f"{term!r} is in {seen[key]} and {where}"
+                )
+                seen.setdefault(key, where)
+
+
+GENERIC_ENGLISH = {
+    "pain",
+    "sick",
+    "ill",
+    "stroke",
+    "fall",
+    "fell",
+    "burn",
+    "cut",
+    "bleed",
+    "blood",
+    "fit",
+    "attack",
+    "heart",
+    "cancer?",
+    "hurt",
+    "injury?",
+}
+
+
+def test_no_term_fires_on_harmless_text() -> None:
+    """No single Chinese character, no bare generic English word."""
+    for lang in LEXICON_LANGUAGES:
+        for section in SECTIONS:
+            for term in _lexicon(lang).get(section) or []:
+                folded = fold(str(term)).strip()
+                if folded.isascii():
+                    assert folded not in GENERIC_ENGLISH, f"{lang}.yml:{section}: {term!r}"
+                    assert len(folded) >= 3, f"{lang}.yml:{section}: {term!r}"
+                else:
+                    chars = [ch for ch in folded if not ch.isspace()]
+                    assert len(chars) >= 2, f"{lang}.yml:{section}: {term!r}"
+    harmless = [
+        "Hi, I'd like to know more about the service",
+        "Thank you so much, have a nice day",
+        "今日天氣好好，我哋去飲茶",
+        "请问你们的服务时间是几点到几点",
+        "請問這個計劃的保費是多少",
+        "ok thx 👍",
+        "我想問下點樣申請第二醫療意見",
+        "I stroked the cat and went for a walk",
+    ]
+    for text in harmless:
+        assert screen(text).category == "unclear", (text, screen(text).matched)
+
+
+# Openers customers put in front of a red flag; none of them may hide it.
+EMERGENCY_OPENERS = {
+    "en": [
+        "",
+        "help ",
+        "my dad ",
+        "not sure why but ",
+        "no idea what happened, he is ",
+        "I don't know why, ",
+        "she is ",
+        "not sure if it is ",
+        "no warning, just ",
+    ],
+    "yue": [
+        "",
+        "救命！",
+        "阿爸",
+        "冇啦啦",
+        "無端端",
+        "唔知點解",
+        "唔知係咪",
+        "佢突然",
+        "冇耐之前",
+        "係唔係",
+        "有冇可能係",
+    ],
+    "zh": [
+        "",
+        "救命，",
+        "我爸",
+        "不知道为什么",
+        "突然",
+        "没多久就",
+        "无缘无故",
+        "不确定是不是",
+        "他一直",
+        "有没有可能是",
+    ],
+}
+
+
+@pytest.mark.parametrize("lang", LEXICON_LANGUAGES)
+def test_every_emergency_term_is_caught_after_common_openers(lang: str) -> None:
+    missed = []
+    for term in _lexicon(lang)["emergency"]:
+        for opener in EMERGENCY_OPENERS[lang]:
+            text = f"{opener}{term}"
+            if screen(text).category != "emergency":
+                missed.append(text)
+    assert not missed, missed
+
+
+# ---------------------------------------------------------------------------- negation
+
+
+@pytest.mark.parametrize(
+    ("text", "negated", "matched"),
+    [
+        ("no chest pain but lung cancer", "chest pain", "lung cancer"),
+        ("my son doesn't have a fever but has a sore throat", "fever", "sore throat"),
+        ("He denies chest pain, but has gastric cancer", "chest pain", "gastric cancer"),
+        ("negative for covid, it's a liver tumour", "covid", "liver tumour"),
+        ("chest pain: none. Doctor found colon cancer", "chest pain", "colon cancer"),
+        ("without any fever, only a brain tumour", "fever", "brain tumour"),
+        ("冇胸口痛，但係醫生話我有肺癌", "胸口痛", "肺癌"),
+        ("冇發燒，不過喉嚨痛", "發燒", "喉嚨痛"),
+        ("没有发烧，但是胃癌", "发烧", "胃癌"),
+        ("否認胸痛，但確診食道癌", "胸痛", "食道癌"),
+        ("無發燒，但有大腸癌", "發燒", "大腸癌"),
+        ("唔係感冒，係淋巴癌", "感冒", "淋巴癌"),
+        ("沒有併發症，只是高血壓", "併發症", "高血壓"),
+        ("冇chest pain，但係有colon cancer", "chest pain", "colon cancer"),
+    ],
+)
+def test_negated_terms_are_reported(text: str, negated: str, matched: str) -> None:
+    result = screen(text)
+    negated_folded = {fold(t) for t in result.negated}
+    matched_folded = {fold(t) for t in result.matched}
+    assert any(fold(negated) in t or t in fold(negated) for t in negated_folded), result.as_dict()
+    assert any(fold(matched) in t or t in fold(matched) for t in matched_folded), result.as_dict()
+    assert not (negated_folded & matched_folded)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no fever, no cough",
+        "冇發燒冇咳嗽",
+        "没有发烧也没有胸闷",
+        "she doesn't have any chest pain or shortness of breath",
+        "佢冇心口痛，亦都冇透唔到氣",
+    ],
+)
+def test_everything_negated_is_unclear(text: str) -> None:
+    result = screen(text)
+    assert result.category == "unclear", result.as_dict()
+    assert result.negated and not result.matched
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no idea why but he collapsed",
+        "not sure if it's a heart attack",
+        "no he isn't breathing",
+        "唔知點解阿媽暈低咗",
+        "冇啦啦心口好痛",
+        "無端端暈低",
+        "不知道为什么他一直抽搐",
+        "我奶奶没多久就晕过去了",
+        "佢冇反應，好似冇咗呼吸",
+        "有冇可能係中風？塊面歪咗",
+        "他一直不停抽搐",
+        "no fever and now he can't breathe",
+        "no fever 但係 chest pain 好犀利",
+    ],
+)
+def test_pseudo_negation_never_hides_an_emergency(text: str) -> None:
+    result = screen(text)
+    assert result.category == "emergency", result.as_dict()
+    assert not [f for f in result.findings if f.section == "emergency" and f.negated]
+
+
+def test_a_symptom_containing_a_negation_word_is_matched_not_negated() -> None:
+    result = screen("佢冇反應")
+    assert result.category == "emergency"
+    assert result.matched and not result.negated
+    result = screen("dad is not breathing")
+    assert result.category == "emergency" and not result.negated
+
+
+def test_typographic_apostrophes() -> None:
+    assert screen("she can’t breathe").category == "emergency"
+    assert screen("she cant breathe").category == "emergency"
+    assert "fever" in " ".join(screen("he doesn’t have a fever, it's lung cancer").negated)
+
+
+# ---------------------------------------------------------------------------- matched terms
+
+
+def test_matched_lists_the_terms_found() -> None:
+    result = screen("My father has diabetes and now has kidney failure")
+    matched = {fold(t) for t in result.matched}
+    assert "diabetes" in matched and "kidney failure" in matched
+    assert result.negated == []
+    sections = set(result.as_dict()["sections"])
+    assert {"chronic_disease", "complication"} <= sections
+
+
+def test_longest_term_wins() -> None:
+    terms = [fold(f.term) for f in find_terms("糖尿病引致腎衰竭")]
+    assert fold("腎衰竭") in terms
+    assert not any(t == fold("衰竭") for t in terms)
+
+
+def test_find_terms_gives_offsets_into_the_text() -> None:
+    text = "阿爸有糖尿，而家要洗腎"
+    for finding in find_terms(text):
+        assert fold(text[finding.start : finding.end]).replace(" ", "") == fold(
+            finding.term
+        ).replace(" ", "")
+
+
+# ---------------------------------------------------------------------------- chronic disease
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "diabetes now with kidney failure",
+        "糖尿病引致腎衰竭",
+        "阿爸有糖尿，而家要洗腎",
+        "糖尿病导致肾衰竭，要透析",
+        "hypertension for years, now heart failure",
+        "乙肝變咗肝硬化",
+        "糖尿上眼，醫生話要打激光",
+        "阿媽有diabetes，而家要做dialysis",
+    ],
+)
+def test_complication_of_chronic_disease_is_eligible_and_flagged(text: str) -> None:
+    result = screen(text)
+    assert result.category == "eligible", result.as_dict()
+    assert result.complication_of_chronic is True
+    assert result.eligible
+    assert result.as_dict()["complication_of_chronic"] is True
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I have diabetes and want to ask about my insulin dose",
+        "血壓高，想轉藥",
+        "慢性乙肝，定期复查",
+        "冇併發症，淨係想睇下糖尿控制得好唔好",
+    ],
+)
+def test_routine_chronic_care_is_not_flagged(text: str) -> None:
+    result = screen(text)
+    assert result.category == "chronic_management", result.as_dict()
+    assert result.complication_of_chronic is False
+    assert not result.eligible
+
+
+def test_serious_condition_alone_is_eligible_without_the_flag() -> None:
+    result = screen("Lung cancer stage 3, want a second opinion on chemo")
+    assert result.category == "eligible" and result.complication_of_chronic is False
+
+
+# ---------------------------------------------------------------------------- past vs acute
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("had a heart attack 2 years ago, doctor recommends bypass", "eligible"),
+        ("I think I'm having a heart attack", "emergency"),
+        ("my dad had a heart attack", "emergency"),
+        ("had a stroke last year, now deciding on rehab surgery", "eligible"),
+        ("my dad suddenly can't speak and his face is drooping", "emergency"),
+        ("兩年前心臟病發，而家醫生建議搭橋", "eligible"),
+        ("阿爸心臟病發", "emergency"),
+        ("两年前心梗，医生建议搭桥", "eligible"),
+        ("我觉得我心脏病发作了", "emergency"),
+        ("had a heart attack 2 years ago, now chest pain again", "emergency"),
+    ],
+)
+def test_past_events_are_not_emergencies(text: str, category: str) -> None:
+    assert screen(text).category == category, screen(text).as_dict()
+
+
+# ---------------------------------------------------------------------------- robustness
+
+
+def _warm() -> None:
+    screen("warm up")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "😀😀👍🙏",
+        "...",
+        "\n\n",
+        "a" * 10_000,
+        ("blah " * 2_000)[:10_000],
+        ("我想問下點樣申請" * 1_250)[:10_000],
+        "🙏" * 10_000,
+    ],
+    ids=[
+        "empty",
+        "spaces",
+        "emoji",
+        "dots",
+        "newlines",
+        "10k-a",
+        "10k-words",
+        "10k-chinese",
+        "10k-emoji",
+    ],
+)
+def test_empty_emoji_and_huge_text_are_unclear_and_quick(text: str) -> None:
+    _warm()
+    started = time.perf_counter()
+    result = screen(text)
+    elapsed = time.perf_counter() - started
+    assert isinstance(result, Screening)
+    assert result.category == "unclear"
+    assert result.matched == [] and result.negated == []
+    assert elapsed < 2.0, f"{elapsed:.2f} s"
+
+
+def test_none_and_long_text_with_a_red_flag() -> None:
+    assert screen(None).category == "unclear"  # type: ignore[arg-type]
+    text = "blah " * 1_900 + " and now my dad is vomiting blood"
+    _warm()
+    started = time.perf_counter()
+    assert screen(text).category == "emergency"
+    assert time.perf_counter() - started < 2.0
+
+
+def test_as_dict_shape() -> None:
+    data = screen("no chest pain but lung cancer").as_dict()
+    assert set(data) == {
+        "category",
+        "language",
+        "matched",
+        "negated",
+        "complication_of_chronic",
+        "sections",
+    }
+    assert data["category"] == "eligible" and data["language"] == "en"
