@@ -30,15 +30,15 @@ class ValidateConditionForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         text = str(value or "").strip()
-        if not text:
-            return {"condition_text": None}
+        if not text or value == "received":
+            return {"condition_text": None if not text else value}
         notes = [*_notes(tracker), text][-MAX_NOTES:]
         return {"condition_text": "received", "condition_notes": notes}
 
     async def extract_condition_done(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """While asked "anything else?": a no ends it, any other text is more description."""
+        """While asked "anything else?": a no means done; any other text means "more to add"."""
         if tracker.get_slot("requested_slot") != "condition_done":
             return {}
         latest = tracker.latest_message or {}
@@ -46,9 +46,17 @@ class ValidateConditionForm(FormValidationAction):
         if intent in DONE_INTENTS:
             return {"condition_done": True}
         text = (latest.get("text") or "").strip()
-        if text and not text.startswith("/"):
-            return {"condition_notes": [*_notes(tracker), text][-MAX_NOTES:]}
-        return {}
+        return {"condition_done": False} if text else {}
+
+    def validate_condition_done(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """More description is added to the notes, and the question is asked again."""
+        if value is True:
+            return {"condition_done": True}
+        text = ((tracker.latest_message or {}).get("text") or "").strip()
+        # (a SlotSet of the requested slot, even to None, keeps the form from being rejected)
+        return {"condition_done": None, "condition_notes": [*_notes(tracker), text][-MAX_NOTES:]}
 
 
 class ActionScreenCondition(Action):

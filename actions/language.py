@@ -30,7 +30,8 @@ class ValidateSlotMappings(ValidationAction):
         detection = Detection.from_dict(latest.get("language_detection"))
         intent = (latest.get("intent") or {}).get("name")
         previous = tracker.get_slot(LANGUAGE_SLOT)
-        language = decide(previous, detection, intent)
+        answering = bool(tracker.active_loop.get("name") and tracker.get_slot("requested_slot"))
+        language = decide(previous, detection, intent, answering=answering)
         if language == previous:
             return {}
         return {LANGUAGE_SLOT: language}

@@ -36,7 +36,9 @@ class ValidateCasePacketForm(FormValidationAction):
     def validate_callback_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        digits = sum(ch.isdigit() for ch in str(value or ""))
+        if value is None:  # a reset, not an answer
+            return {"callback_number": None}
+        digits = sum(ch.isdigit() for ch in str(value))
         if digits < 8:
             dispatcher.utter_message(response="utter_ask_callback_number")
             return {"callback_number": None}

@@ -44,7 +44,9 @@ class ValidateVerificationForm(FormValidationAction):
     def validate_policy_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        number = normalise_policy_number(str(value or ""))
+        if value is None:  # a reset, not an answer
+            return {"policy_number": None}
+        number = normalise_policy_number(str(value))
         if number is None:
             dispatcher.utter_message(response="utter_policy_number_format")
         return {"policy_number": number}
@@ -52,7 +54,9 @@ class ValidateVerificationForm(FormValidationAction):
     def validate_date_of_birth(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        born = parse_date_of_birth(str(value or ""))
+        if value is None:
+            return {"date_of_birth": None}
+        born = parse_date_of_birth(str(value))
         if born is None:
             dispatcher.utter_message(response="utter_dob_format")
             return {"date_of_birth": None}

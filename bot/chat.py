@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
+import time
 import urllib.request
 import uuid
 
@@ -35,6 +37,19 @@ def render(messages: list[dict]) -> list[dict]:
     return buttons
 
 
+def poll_staff_replies(outbox_url: str, stop: threading.Event) -> None:
+    """Print nurse replies as they arrive (REST cannot push them)."""
+    last = 0
+    while not stop.wait(2):
+        try:
+            with urllib.request.urlopen(f"{outbox_url}?after={last}", timeout=5) as response:  # noqa: S310
+                for message in json.loads(response.read().decode()):
+                    last = max(last, message["id"])
+                    print(f"\n👩‍⚕️ {message['text']}\nyou> ", end="", flush=True)
+        except OSError:
+            time.sleep(2)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Read lines, send them, print answers; Ctrl-D or /exit ends."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -42,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sender", default=f"terminal-{uuid.uuid4().hex[:8]}")
     args = parser.parse_args(argv)
     print("Type a message (English, 廣東話, 中文). /exit to leave.\n")
+    base = args.url.rsplit("/webhooks/", 1)[0]
+    stop = threading.Event()
+    threading.Thread(
+        target=poll_staff_replies, args=(f"{base}/webhooks/rest/outbox/{args.sender}", stop),
+        daemon=True,
+    ).start()
     buttons: list[dict] = []
     while True:
         try:

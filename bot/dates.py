@@ -35,6 +35,7 @@ MONTHS = {
     )
     for name in names
 }
+_SEP = r"(?:\s*[-/.]\s*|\s+)"
 _CHINESE_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
 _CN_UNITS = re.compile(r"[一二三四五六七八九]?十[一二三四五六七八九]?")
 
@@ -82,12 +83,12 @@ def parse_date_of_birth(text: str, today: date | None = None) -> date | None:
         return _valid(_year(match[1], today), int(match[2]), int(match[3]), today)
     # 1980-03-15, 1980/3/15, 1980.03.15, 19800315
     if match := re.fullmatch(
-        r".*?(?<!\d)(\d{4})[-/.\s](\d{1,2})[-/.\s](\d{1,2})(?!\d).*", folded
+        r".*?(?<!\d)(\d{4})" + _SEP + r"(\d{1,2})" + _SEP + r"(\d{1,2})(?!\d).*", folded
     ) or re.fullmatch(r"\D*(\d{4})(\d{2})(\d{2})\D*", folded):
         return _valid(int(match[1]), int(match[2]), int(match[3]), today)
     # 15/3/1980, 15-03-80, 15.3.80 (day first, month first as a fallback)
     if match := re.fullmatch(
-        r".*?(?<!\d)(\d{1,2})[-/.\s](\d{1,2})[-/.\s](\d{4}|\d{2})(?!\d).*", folded
+        r".*?(?<!\d)(\d{1,2})" + _SEP + r"(\d{1,2})" + _SEP + r"(\d{4}|\d{2})(?!\d).*", folded
     ):
         first, second, year = int(match[1]), int(match[2]), _year(match[3], today)
         return _valid(year, second, first, today) or _valid(year, first, second, today)

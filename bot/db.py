@@ -35,10 +35,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API
     cursor.close()
 
 
-@lru_cache(maxsize=4)
 def engine(url: str | None = None) -> Engine:
-    """A pooled engine per URL; the schema is created on first use."""
-    url = url or database_url()
+    """A pooled engine per URL (default: ``database_url()`` now); the schema is created once."""
+    return _engine(url or database_url())
+
+
+@lru_cache(maxsize=8)
+def _engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         eng = create_engine(url, future=True, connect_args={"check_same_thread": False})

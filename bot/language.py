@@ -81,6 +81,7 @@ class _Lexicon:
     english_switch_min_words: int
     english_long_message_words: int
     bare_request_extra_chars: int
+    bare_request_extra_han: int
     requests: tuple[tuple[str, str], ...]  # (normalised phrase, target), longest phrase first
 
 
@@ -101,6 +102,7 @@ def _lexicon() -> _Lexicon:
         english_switch_min_words=int(raw["english_switch_min_words"]),
         english_long_message_words=int(raw["english_long_message_words"]),
         bare_request_extra_chars=int(raw["bare_request_extra_chars"]),
+        bare_request_extra_han=int(raw["bare_request_extra_han"]),
         requests=tuple(requests),
     )
 
@@ -198,7 +200,13 @@ def detect(text: str) -> Detection:
     found = _find_request(folded)
     requested = found[0] if found else None
     compact = re.sub(r"[\s\W_]+", "", folded)
-    bare = found is not None and len(compact) - len(found[1]) <= lex.bare_request_extra_chars
+    bare = False
+    if found is not None:
+        extra = compact.replace(normalise(found[1]).replace(" ", ""), "", 1)
+        han_extra = len(_HAN.findall(extra))
+        bare = han_extra <= lex.bare_request_extra_han and len(extra) - han_extra <= (
+            lex.bare_request_extra_chars
+        )
     han_count = len(_HAN.findall(folded))
     words = _LATIN_WORD.findall(folded)
 
@@ -235,13 +243,24 @@ def _resolve_request(requested: str, detection: Detection, previous: str | None)
     return DEFAULT_CHINESE
 
 
-def decide(previous: str | None, detection: Detection, intent: str | None = None) -> str:
+def decide(
+    previous: str | None, detection: Detection, intent: str | None = None, *,
+    answering: bool = False,
+) -> str:
     """The reply language after this message.
 
     An explicit request wins when the classifier agrees it is one (or the message is only the
     language name); a strong detection switches; a weak one keeps the current family (a Chinese
     conversation stays Chinese through "ok thx"), and only sets the language when none is known.
+    While the customer is ``answering`` a form's question, only an explicit request switches: a
+    diagnosis typed in English ("colon cancer stage 2") or "Cantonese" as the preferred call
+    language says nothing about the language of the chat; "請用返中文覆我" still does.
     """
+    if answering and previous:
+        # A bare language name is an answer ("Cantonese" for the call), not a request.
+        if detection.requested and intent == "switch_language" and not detection.bare_request:
+            return _resolve_request(detection.requested, detection, previous)
+        return previous
     if detection.requested and (intent == "switch_language" or detection.bare_request):
         return _resolve_request(detection.requested, detection, previous)
     if detection.language is None:

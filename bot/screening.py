@@ -16,14 +16,17 @@ scripts. Chinese terms match as character sequences over the folded text — rob
 segment a term differently in context than alone — and English terms match on word boundaries with
 common inflections. This is the "or equal" to spaCy's PhraseMatcher that the brief allows.
 
-Negation (NegEx-style): a ``before`` cue within ``window`` characters to the left of a term, or an
-``after`` cue right behind it, negates it unless a clause ``break`` comes between. Breaks from all
-files apply to every cue (customers mix languages within one message). Two guards keep negation from
-hiding a red flag: ``pseudo`` phrases ("not sure", "no idea", 不停, 冇啦啦, 没多久) look like cues but
-negate nothing, and text inside another matched term is never a cue (the 冇 of 冇反應, the not of
-"not breathing" describe a symptom). The optional top-level ``history`` section lists cues ("years
-ago", 年前, 去年) that put an emergency term in the past: "had a heart attack 2 years ago, doctor
-recommends bypass" is a named serious condition, not a 999 call.
+Negation (NegEx-style): a ``before`` cue within ``window`` characters to the left of a term, or
+an ``after`` cue right behind it, negates it unless a clause ``break`` comes between. Breaks from
+all files apply to every cue (customers mix languages within one message). Two guards keep
+negation from hiding a red flag: ``pseudo`` phrases look like cues but negate nothing ("not sure",
+"no idea", 不停, 冇啦啦, 没多久), and text inside another matched term is never a cue (the 冇 of
+冇反應 and the "not" of "not breathing" describe a symptom).
+
+Past events: the optional top-level ``history`` section lists cues ("years ago", 年前, 去年) that
+put an emergency term in the past, so "had a heart attack 2 years ago, doctor recommends bypass"
+counts as a named serious condition, not a 999 call. The optional top-level ``ignore`` section
+lists names that contain a term but name no condition (the plan 癌症全護計劃).
 
 This never depends on the intent classifier: the emergency guard calls it on every message.
 """
@@ -161,9 +164,16 @@ def _cue_pattern(cue: str) -> re.Pattern[str]:
     return re.compile(re.escape(folded))
 
 
+# In Chinese chat a space between two Chinese characters separates clauses like a comma does
+# ("冇發燒 心口好痛": no fever; chest hurts a lot). Spaces around English words in mixed text
+# do not ("冇 chest pain").
+_HAN = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+_HAN_SPACE_BREAK = rf"(?<={_HAN})\s+(?={_HAN})"
+
+
 def _break_pattern(breaks: list[str]) -> re.Pattern[str]:
     """One pattern for every clause break; English words only match as whole words."""
-    parts = []
+    parts = [_HAN_SPACE_BREAK]
     for raw in breaks:
         b = _fold(raw)
         if b.isascii() and re.search(r"[a-z]", b):
@@ -171,7 +181,7 @@ def _break_pattern(breaks: list[str]) -> re.Pattern[str]:
             parts.append(rf"(?<![a-z']){body}(?![a-z])")
         elif b:
             parts.append(re.escape(b))
-    return re.compile("|".join(parts) or r"(?!x)x")
+    return re.compile("|".join(parts))
 
 
 @dataclass(frozen=True)
@@ -179,6 +189,7 @@ class _Lexicons:
     terms: tuple[_Term, ...]  # longest pattern first
     negations: dict[str, _Negation]
     pseudo: tuple[re.Pattern[str], ...]  # look like negation cues but negate nothing
+    ignore: tuple[re.Pattern[str], ...] = ()  # names that contain a term but are no condition
 
 
 @lru_cache(maxsize=1)
@@ -187,6 +198,7 @@ def _load() -> _Lexicons:
     raw_files: dict[str, dict] = {}
     all_breaks: list[str] = []
     pseudo: list[re.Pattern[str]] = []
+    ignore: list[re.Pattern[str]] = []
     for lang in LEXICON_LANGUAGES:
         path = DATA_DIR / "screening" / f"{lang}.yml"
         raw = load_yaml(path) or {}
@@ -199,6 +211,7 @@ def _load() -> _Lexicons:
         if not neg:
             raise DataFileError(f"{path}: a 'negation' section is required")
         raw_files[lang] = raw
+        ignore.extend(_term_pattern(str(t)) for t in raw.get("ignore", []) or [])
         all_breaks.extend(str(b) for b in neg.get("breaks", []) or [])
         pseudo.extend(_cue_pattern(str(c)) for c in neg.get("pseudo", []) or [])
     breaks = _break_pattern(all_breaks)
@@ -216,7 +229,7 @@ def _load() -> _Lexicons:
         )
     # Longest terms first, so "kidney failure" wins over "failure" and 腎衰竭 over 衰竭.
     ordered = sorted(terms.values(), key=lambda t: -len(t.pattern.pattern))
-    return _Lexicons(tuple(ordered), negations, tuple(pseudo))
+    return _Lexicons(tuple(ordered), negations, tuple(pseudo), tuple(ignore))
 
 
 def _lexicons() -> tuple[tuple[_Term, ...], dict[str, _Negation]]:
@@ -229,18 +242,23 @@ def _lexicon_language(lang: str | None) -> str:
     return {"en": "en", "yue": "yue"}.get(lang or "", "zh")
 
 
-def _scopes(masked: str, start: int, end: int, rule: _Negation) -> tuple[str, str]:
-    """The clause text a cue may sit in: left of the term and right of it, cut at breaks."""
-    left = masked[max(0, start - rule.window) : start]
-    last_break = max((m.end() for m in rule.breaks.finditer(left)), default=0)
-    right = masked[end : end + rule.window]
-    first_break = min((m.start() for m in rule.breaks.finditer(right)), default=len(right))
-    return left[last_break:], right[:first_break]
+def _scopes(folded: str, masked: str, start: int, end: int, rule: _Negation) -> tuple[str, str]:
+    """The clause text a cue may sit in, left and right of the term, cut at the nearest breaks.
+
+    Breaks are found in the text itself, cues in ``masked`` (pseudo-cues and terms blanked).
+    """
+    low = max(0, start - rule.window)
+    # One character more than the scope, so a break's lookahead can see the term itself.
+    left = rule.breaks.finditer(folded, low, start + 1)
+    last_break = max((m.end() for m in left if m.end() <= start), default=low)
+    high = min(len(folded), end + rule.window)
+    first_break = min((m.start() for m in rule.breaks.finditer(folded, end, high)), default=high)
+    return masked[last_break:start], masked[end:first_break]
 
 
-def _is_negated(masked: str, start: int, end: int, rules: list[_Negation]) -> bool:
+def _is_negated(folded: str, masked: str, start: int, end: int, rules: list[_Negation]) -> bool:
     for rule in rules:
-        scope, tail = _scopes(masked, start, end, rule)
+        scope, tail = _scopes(folded, masked, start, end, rule)
         if any(cue.search(scope) for cue in rule.before):
             return True
         if any(cue.match(tail.lstrip(" :：,，-")) for cue in rule.after):
@@ -248,9 +266,9 @@ def _is_negated(masked: str, start: int, end: int, rules: list[_Negation]) -> bo
     return False
 
 
-def _is_historical(masked: str, start: int, end: int, rules: list[_Negation]) -> bool:
+def _is_historical(folded: str, masked: str, start: int, end: int, rules: list[_Negation]) -> bool:
     for rule in rules:
-        scope, tail = _scopes(masked, start, end, rule)
+        scope, tail = _scopes(folded, masked, start, end, rule)
         if any(cue.search(scope) for cue in rule.history_before):
             return True
         if any(cue.search(tail) for cue in rule.history_after):
@@ -274,7 +292,10 @@ def find_terms(text: str, lang: str | None = None) -> list[Finding]:
     primary = _lexicon_language(lang)
     rules = [negations[primary]] + [n for k, n in negations.items() if k != primary]
     taken: list[tuple[int, int]] = []
-    occupied = bytearray(len(folded))  # characters already inside a (longer) term
+    occupied = bytearray(len(folded))  # characters already inside a (longer) term or a name
+    for name in lexicons.ignore:
+        for match in name.finditer(folded):
+            occupied[match.start() : match.end()] = b"\x01" * (match.end() - match.start())
     found: list[tuple[_Term, int, int]] = []
     for term in lexicons.terms:
         for match in term.pattern.finditer(folded):
@@ -291,8 +312,10 @@ def find_terms(text: str, lang: str | None = None) -> list[Finding]:
     masked = _mask(folded, pseudo_spans + taken)
     findings = []
     for term, start, end in found:
-        negated = _is_negated(masked, start, end, rules)
-        historical = term.section == "emergency" and _is_historical(masked, start, end, rules)
+        negated = _is_negated(folded, masked, start, end, rules)
+        historical = term.section == "emergency" and _is_historical(
+            folded, masked, start, end, rules
+        )
         findings.append(Finding(term.text, term.section, start, end, negated, historical))
     return sorted(findings, key=lambda f: f.start)
 

@@ -109,3 +109,21 @@ def assistant(
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture()
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh, empty product database for one test."""
+    url = f"sqlite:///{tmp_path / 'smo.db'}"
+    monkeypatch.setenv("SMO_DATABASE_URL", url)
+    return url
+
+
+@pytest.fixture()
+def seeded(database: str) -> str:
+    """The fresh database with the seed policies loaded."""
+    from bot.policies.importer import import_csv
+
+    report = import_csv(ROOT / "data" / "seed" / "policies.csv")
+    assert report.ok, report.errors
+    return database

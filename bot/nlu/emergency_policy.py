@@ -79,6 +79,9 @@ class EmergencyPolicy(Policy):
             and ACTION_EMERGENCY in domain.action_names_or_texts
         ):
             probabilities[domain.index_for_action(ACTION_EMERGENCY)] = 1.0
+            # Marked "no user" like the rule policy's form continuation, which otherwise overrules
+            # every other prediction; between the two, the higher priority (ours) wins.
+            return self._prediction(probabilities, is_no_user_prediction=True)
         return self._prediction(probabilities)
 
     @classmethod
