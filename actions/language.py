@@ -26,6 +26,9 @@ class ValidateSlotMappings(ValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         """Sticky reply language from this message's detection and the current value."""
+        if tracker.latest_action_name not in (None, "action_listen"):
+            # Rasa re-runs slot extraction when a form activates; this message was already judged.
+            return {}
         latest = tracker.latest_message or {}
         detection = Detection.from_dict(latest.get("language_detection"))
         intent = (latest.get("intent") or {}).get("name")

@@ -34,7 +34,7 @@ def is_emergency(parse_data: dict[str, Any] | None) -> bool:
     DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
 )
 class EmergencyPolicy(Policy):
-    """Predicts ``action_emergency`` right after an emergency message, before anything else."""
+    """Predicts ``action_emergency`` right after an emergency message, then ``action_listen``."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
@@ -72,6 +72,9 @@ class EmergencyPolicy(Policy):
         """Full confidence in ``action_emergency`` when the turn's message is an emergency."""
         probabilities = self._default_predictions(domain)
         latest_action = tracker.latest_action_name
+        if latest_action == ACTION_EMERGENCY:  # then wait for the customer
+            probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
+            return self._prediction(probabilities, is_no_user_prediction=True)
         if (
             latest_action in (ACTION_LISTEN_NAME, "action_extract_slots")
             and tracker.latest_message is not None
