@@ -23,7 +23,7 @@ def tracker(text: str, intent: str, language: str | None, events: list | None = 
         "language_detection": detect(text).as_dict(),
     }
     return Tracker(
-        "c1", {"language": language}, latest, events or [], False, None, None, "action_listen"
+        "c1", {"language": language}, latest, events or [], False, None, {}, "action_listen"
     )
 
 
