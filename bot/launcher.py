@@ -37,6 +37,62 @@ class Service:
     process: subprocess.Popen[bytes] | None = None
 
 
+PROVIDER_VARIABLES = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_FROM",
+                      "WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_TOKEN")
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """Fake Twilio and WeChat APIs on loopback, used when no real provider credentials are set."""
+
+    twilio_port: int
+    wechat_port: int
+
+    def environment(self, settings: Settings) -> dict[str, str]:
+        """Obviously fake credentials pointing both channels at the fakes."""
+        from channels.sandbox import defaults
+
+        return {
+            "TWILIO_ACCOUNT_SID": defaults.TWILIO_ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": defaults.TWILIO_AUTH_TOKEN,
+            "TWILIO_WHATSAPP_FROM": defaults.TWILIO_WHATSAPP_FROM,
+            "TWILIO_API_URL": f"http://127.0.0.1:{self.twilio_port}",
+            "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", settings.public_url),
+            "WECHAT_APP_ID": defaults.WECHAT_APP_ID,
+            "WECHAT_APP_SECRET": defaults.WECHAT_APP_SECRET,
+            "WECHAT_TOKEN": defaults.WECHAT_TOKEN,
+            "WECHAT_ENCODING_AES_KEY": defaults.WECHAT_ENCODING_AES_KEY,
+            "WECHAT_API_URL": f"http://127.0.0.1:{self.wechat_port}",
+        }
+
+    def services(self) -> list[Service]:
+        """The two fake provider servers."""
+        from channels.sandbox import defaults
+
+        return [
+            Service("fake Twilio", [sys.executable, "-m", "channels.sandbox.fake_twilio",
+                                    "--port", str(self.twilio_port),
+                                    "--account-sid", defaults.TWILIO_ACCOUNT_SID,
+                                    "--auth-token", defaults.TWILIO_AUTH_TOKEN],
+                    f"http://127.0.0.1:{self.twilio_port}/_sandbox/health"),
+            Service("fake WeChat", [sys.executable, "-m", "channels.sandbox.fake_wechat",
+                                    "--port", str(self.wechat_port),
+                                    "--app-id", defaults.WECHAT_APP_ID,
+                                    "--app-secret", defaults.WECHAT_APP_SECRET],
+                    f"http://127.0.0.1:{self.wechat_port}/_sandbox/health"),
+        ]
+
+
+def sandbox_wanted() -> Sandbox | None:
+    """The sandbox runs unless real provider credentials are set (or ``SMO_SANDBOX=false``)."""
+    if os.environ.get("SMO_SANDBOX", "").lower() in {"0", "false", "no", "off"}:
+        return None
+    if any(os.environ.get(name) for name in PROVIDER_VARIABLES):
+        return None
+    return Sandbox(int(os.environ.get("SMO_FAKE_TWILIO_PORT", 5101)),
+                   int(os.environ.get("SMO_FAKE_WECHAT_PORT", 5102)))
+
+
 def services(settings: Settings, model: Path) -> list[Service]:
     """What ``make run`` starts, in start order."""
     return [
@@ -83,6 +139,20 @@ def _stop(running: list[Service]) -> None:
             service.process.kill()
 
 
+def _check_provider_settings(env: dict[str, str]) -> None:
+    """Fail fast, naming the variable, before any process starts."""
+    from channels.settings import load_twilio, load_wechat
+
+    saved = dict(os.environ)
+    try:
+        os.environ.update(env)
+        load_twilio()
+        load_wechat()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def _seed_policies(settings: Settings) -> None:
     """Load the fictional seed policies (idempotent), so a newcomer can try verification."""
     from bot.policies.importer import import_csv
@@ -98,15 +168,23 @@ def _seed_policies(settings: Settings) -> None:
     )
 
 
-def _banner(settings: Settings) -> str:
+def _banner(settings: Settings, sandbox: Sandbox | None) -> str:
     base = settings.public_url
+    play = ""
+    if sandbox is not None:
+        play = f"""
+    Sandbox (fake providers, fake credentials; nothing leaves this machine):
+      WhatsApp user:         .venv/bin/python -m channels.sandbox.play whatsapp
+      WeChat user:           .venv/bin/python -m channels.sandbox.play wechat [--safe-mode]
+      fake Twilio / WeChat:  http://127.0.0.1:{sandbox.twilio_port}/_sandbox/messages \
+                             http://127.0.0.1:{sandbox.wechat_port}/_sandbox/messages"""
     return f"""
   The assistant is up.
     Chat in this terminal:   make chat          (or: .venv/bin/python -m bot.chat)
     REST channel:            curl -s {base}/webhooks/rest/webhook \\
                                -H 'Content-Type: application/json' \\
                                -d '{{"sender": "me", "message": "你好"}}'
-    Health:                  {base}/health
+    Health:                  {base}/health{play}
   Ctrl-C stops everything.
 """
 
@@ -126,6 +204,16 @@ def main() -> int:
     if settings.seed_policies:
         _seed_policies(settings)
     env = {**os.environ, "SMO_MODEL": str(model), "RASA_TELEMETRY_ENABLED": "false"}
+    sandbox = sandbox_wanted()
+    planned = services(settings, model)
+    if sandbox is not None:
+        env.update(sandbox.environment(settings))
+        planned = sandbox.services() + planned
+    try:
+        _check_provider_settings(env)
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     running: list[Service] = []
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -133,7 +221,7 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        for service in services(settings, model):
+        for service in planned:
             print(f"starting {service.name}: {' '.join(service.argv[-4:])}", flush=True)
             service.process = subprocess.Popen(service.argv, cwd=ROOT, env=env)
             running.append(service)
@@ -152,7 +240,7 @@ def main() -> int:
                     pending.discard(service.name)
                     print(f"{service.name} ready ({time.monotonic() - started:.0f} s)", flush=True)
                     if not pending:
-                        print(_banner(settings), flush=True)
+                        print(_banner(settings, sandbox), flush=True)
             time.sleep(1)
     except KeyboardInterrupt:
         print("\nstopping…", flush=True)

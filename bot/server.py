@@ -29,6 +29,7 @@ from bot.settings import Settings, load_settings
 from bot.web.ops import ops_blueprint
 from bot.web.rest_outbox import rest_outbox_blueprint
 from bot.web.staff_api import staff_api_blueprint
+from channels.core.runtime import ChannelRuntime
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,14 @@ def build_app(settings: Settings, credentials: Path) -> Sanic:
     app.ctx.bus = EventBus()
     app.ctx.outbound = Outbound()
     app.ctx.handoff = None
+    app.config.REQUEST_MAX_SIZE = settings.max_body_bytes  # larger bodies get 413
+    runtime = ChannelRuntime(lambda: app.ctx.agent, app.ctx.bus)
+    app.ctx.channels = runtime
+    for channel in channels:
+        attach = getattr(channel, "attach", None)
+        adapter = attach(runtime) if attach else None
+        if adapter is not None:
+            app.ctx.outbound.register(adapter.name, adapter)
     app.blueprint(ops_blueprint())
     app.blueprint(rest_outbox_blueprint())
     if settings.staff_api_token:
@@ -83,6 +92,7 @@ def build_app(settings: Settings, credentials: Path) -> Sanic:
             model_path=model, endpoints=endpoints, loop=asyncio.get_running_loop()
         )
         guard.install(agent, running_app.ctx.bus)
+        running_app.ctx.channels.start()
         running_app.ctx.handoff = HandoffService(
             agent, running_app.ctx.outbound, running_app.ctx.bus
         )

@@ -64,6 +64,7 @@ class Settings:
     rasa_api_token: str = field(default="", repr=False)
     staff_api_token: str = field(default="", repr=False)
     seed_policies: bool = True
+    max_body_bytes: int = 1_000_000
     log_level: str = "INFO"
 
     @property
@@ -93,6 +94,7 @@ def load_settings() -> Settings:
         rasa_api_token=api_token,
         staff_api_token=os.environ.get("SMO_STAFF_API_TOKEN", ""),
         seed_policies=_bool("SMO_SEED_POLICIES", True),
+        max_body_bytes=_int("SMO_MAX_BODY_BYTES", 1_000_000, minimum=1024),
         log_level=os.environ.get("SMO_LOG_LEVEL", "INFO").upper(),
     )
     if settings.enable_rasa_api and not settings.rasa_api_token:

@@ -43,6 +43,8 @@ class RunningAssistant:
     var_dir: Path
     model: Path
     log: Path
+    fake_twilio: str = ""
+    fake_wechat: str = ""
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -77,6 +79,7 @@ def assistant(
     """Start the whole product once per test session via the same launcher ``make run`` uses."""
     var_dir = tmp_path_factory.mktemp("var")
     port, action_port = free_port(), free_port()
+    twilio_port, wechat_port = free_port(), free_port()
     token = secrets.token_hex(16)
     staff_token = secrets.token_hex(16)
     log = var_dir / "assistant.log"
@@ -90,7 +93,15 @@ def assistant(
         "SMO_RASA_API_TOKEN": token,
         "SMO_STAFF_API_TOKEN": staff_token,
         "SMO_OFFICE_HOURS": "Mon-Sun 00:00-23:59",
+        "SMO_FAKE_TWILIO_PORT": str(twilio_port),
+        "SMO_FAKE_WECHAT_PORT": str(wechat_port),
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "SMO_RATE_LIMIT_PER_MINUTE": "600",
+        "SMO_RATE_LIMIT_BURST": "100",
     }
+    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_FROM",
+                 "WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_TOKEN", "SMO_SANDBOX"):
+        env.pop(name, None)
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "bot.launcher"],
@@ -102,7 +113,10 @@ def assistant(
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(f"{base}/health", process, log)
-        yield RunningAssistant(base, action_port, token, staff_token, var_dir, trained_model, log)
+        yield RunningAssistant(
+            base, action_port, token, staff_token, var_dir, trained_model, log,
+            f"http://127.0.0.1:{twilio_port}", f"http://127.0.0.1:{wechat_port}",
+        )
     finally:
         process.send_signal(signal.SIGINT)
         try:

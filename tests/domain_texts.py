@@ -57,3 +57,19 @@ def _matches(name: str, language: str | None, text: str) -> bool:
         return bool(pattern_of(name, language).match(text))
     except KeyError:
         return False
+
+
+def variant_of(response: str, language: str | None) -> dict:
+    """The whole variant (text and buttons) the bot sends for ``response`` in ``language``."""
+    script = reply_script(language)
+    for variant in responses()[response]:
+        if variant_script(variant) == script:
+            return variant
+    raise KeyError(f"{response} has no {script} variant")
+
+
+def as_messenger(response: str, language: str | None) -> str:
+    """The text a messenger customer sees: buttons rendered as numbered options."""
+    from channels.core.text import render
+
+    return render([variant_of(response, language)], language)[0].text

@@ -15,9 +15,15 @@ T0 = datetime(2026, 11, 27, 2, 0)
 
 
 def _open(conversation: str, queue: str = "nurse", priority: str = "normal", minutes: int = 0):
-    return store.open_case(conversation_id=conversation, channel="rest", language="yue",
-                           queue=queue, priority=priority, reason="request_human",
-                           now=T0 + timedelta(minutes=minutes))
+    return store.open_case(
+        conversation_id=conversation,
+        channel="rest",
+        language="yue",
+        queue=queue,
+        priority=priority,
+        reason="request_human",
+        now=T0 + timedelta(minutes=minutes),
+    )
 
 
 def test_queue_is_urgent_first_then_oldest(database: str) -> None:
@@ -88,7 +94,8 @@ def test_notes_and_audit_trail(database: str) -> None:
 def test_media_is_attached_to_the_open_case(database: str) -> None:
     case = _open("m")
     store.add_media("m", {"url": "https://example.invalid/1.jpg", "type": "image/jpeg"})
-    assert store.get(case.id).media == [{"url": "https://example.invalid/1.jpg", "type": "image/jpeg"}]
+    expected = [{"url": "https://example.invalid/1.jpg", "type": "image/jpeg"}]
+    assert store.get(case.id).media == expected
     assert store.add_media("nobody", {"url": "x"}) is None
 
 
@@ -115,6 +122,8 @@ class TestOfficeHours:
 def test_masking() -> None:
     assert mask_identifier("whatsapp:+85291234567") == "••••4567"
     assert mask_identifier("abc") == "•••"
-    masked = mask_text("my policy CI10000001, HKID A123456(7), call +852 9123 4567, born 15/03/1980")
+    masked = mask_text(
+        "my policy CI10000001, HKID A123456(7), call +852 9123 4567, born 15/03/1980"
+    )
     for secret in ("CI10000001", "A123456", "9123 4567", "15/03/1980"):
         assert secret not in masked

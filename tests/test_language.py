@@ -123,9 +123,9 @@ def test_reply_script(language: str | None, script: str) -> None:
 
 
 def test_form_answers_do_not_switch_language() -> None:
-    assert decide("zh-Hans", detect("colon cancer stage 2"), "describe_condition", answering=True) == (
-        "zh-Hans"
-    )
+    assert decide(
+        "zh-Hans", detect("colon cancer stage 2"), "describe_condition", answering=True
+    ) == ("zh-Hans")
     assert decide("en", detect("Cantonese"), "out_of_scope", answering=True) == "en"
     assert decide("en", detect("Cantonese"), "switch_language", answering=True) == "en"
     assert decide("en", detect("請用返中文覆我"), "switch_language", answering=True) == "yue"

@@ -34,7 +34,9 @@ class TestImport:
     def test_changed_row_updates(self, database: str, tmp_path: Path) -> None:
         import_csv(SEED)
         changed = tmp_path / "changed.csv"
-        changed.write_text(SEED.read_text().replace("CIMP,in_force,2020-01-01", "CIMP,lapsed,2020-01-01"))
+        changed.write_text(
+            SEED.read_text().replace("CIMP,in_force,2020-01-01", "CIMP,lapsed,2020-01-01")
+        )
         report = import_csv(changed)
         assert report.updated == 1
 
@@ -84,14 +86,17 @@ class TestVerification:
 
     def test_three_failures_lock_for_thirty_minutes(self, seeded: str) -> None:
         for minute in range(3):
-            directory.verify(self.who, "CI10000001", date(1999, 1, 1), RULES,
-                             NOW + timedelta(minutes=minute))
-        locked = directory.verify(self.who, "CI10000001", date(1980, 3, 15), RULES,
-                                  NOW + timedelta(minutes=5))
+            directory.verify(
+                self.who, "CI10000001", date(1999, 1, 1), RULES, NOW + timedelta(minutes=minute)
+            )
+        locked = directory.verify(
+            self.who, "CI10000001", date(1980, 3, 15), RULES, NOW + timedelta(minutes=5)
+        )
         assert locked.outcome == "locked"
         assert locked.locked_until == NOW + timedelta(minutes=2 + 30)
-        later = directory.verify(self.who, "CI10000001", date(1980, 3, 15), RULES,
-                                 NOW + timedelta(minutes=33))
+        later = directory.verify(
+            self.who, "CI10000001", date(1980, 3, 15), RULES, NOW + timedelta(minutes=33)
+        )
         assert later.outcome == "verified"
 
     def test_success_resets_the_count(self, seeded: str) -> None:
@@ -105,11 +110,16 @@ class TestVerification:
         for _ in range(3):
             directory.verify(self.who, "CI10000001", date(1999, 1, 1), RULES, NOW)
         other = Identity("wechat", "oAbc")
-        assert directory.verify(other, "CI10000001", date(1980, 3, 15), RULES, NOW).outcome == "verified"
+        assert (
+            directory.verify(other, "CI10000001", date(1980, 3, 15), RULES, NOW).outcome
+            == "verified"
+        )
 
     def test_remembered_per_channel_for_a_period(self, seeded: str) -> None:
         directory.verify(self.who, "CI10000001", date(1980, 3, 15), RULES, NOW)
-        assert directory.remembered(self.who, RULES, NOW + timedelta(days=29)).number == "CI10000001"
+        assert (
+            directory.remembered(self.who, RULES, NOW + timedelta(days=29)).number == "CI10000001"
+        )
         assert directory.remembered(self.who, RULES, NOW + timedelta(days=31)) is None
         same_person_other_channel = Identity("wechat", "whatsapp:+85291234567")
         assert directory.remembered(same_person_other_channel, RULES, NOW) is None
@@ -122,7 +132,9 @@ class TestVerification:
         assert not directory.has_consent(self.who, "v1")
 
 
-def _policy(plan: str, status: str = "in_force", effective: date = date(2020, 1, 1)) -> VerifiedPolicy:
+def _policy(
+    plan: str, status: str = "in_force", effective: date = date(2020, 1, 1)
+) -> VerifiedPolicy:
     return VerifiedPolicy("CI10000001", plan, status, effective, 1)
 
 

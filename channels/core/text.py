@@ -1,0 +1,125 @@
+"""Turning the bot's messages into what a messenger can show, and customer text into bot input.
+
+- Long texts are split at paragraph, line or sentence boundaries within the channel's limit
+  (counted in characters or UTF-8 bytes, as the provider counts).
+- Buttons become short numbered options; a reply of "1" or "2" answers them.
+- User text is always text: a leading "/" would make Rasa read it as an intent (``/restart``), so
+  it is prefixed with an invisible word joiner. Only our own option mapping produces payloads.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bot.language import reply_script
+from bot.paths import DATA_DIR
+from bot.yamlfile import load_yaml
+
+WORD_JOINER = "\u2060"
+_SENTENCE_END = re.compile(r"(?<=[。！？!?.；;])\s*")
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One bubble ready to send, and the options it offers (title, payload)."""
+
+    text: str
+    options: tuple[tuple[str, str], ...] = ()
+
+
+def as_text(user_text: str) -> str:
+    """Customer text as Rasa must read it: never as an ``/intent`` command."""
+    text = user_text or ""
+    return WORD_JOINER + text if text.lstrip().startswith("/") else text
+
+
+def chars(text: str) -> int:
+    """Length as Twilio counts it (characters)."""
+    return len(text)
+
+
+def utf8_bytes(text: str) -> int:
+    """Length as WeChat counts it (bytes)."""
+    return len(text.encode("utf-8"))
+
+
+def split(text: str, limit: int, measure: Callable[[str], int] = chars) -> list[str]:
+    """Pieces of ``text`` each within ``limit``, cut at the most natural boundary available."""
+    text = text.strip()
+    if measure(text) <= limit:
+        return [text] if text else []
+    for separator in ("\n\n", "\n", None, " "):
+        parts = _SENTENCE_END.split(text) if separator is None else text.split(separator)
+        joiner = "" if separator is None else separator
+        if len(parts) > 1:
+            return _pack([p for p in parts if p], joiner, limit, measure)
+    return _hard_cut(text, limit, measure)
+
+
+def _pack(parts: list[str], joiner: str, limit: int, measure: Callable[[str], int]) -> list[str]:
+    pieces: list[str] = []
+    current = ""
+    for part in parts:
+        candidate = f"{current}{joiner}{part}" if current else part
+        if measure(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            pieces.append(current)
+        if measure(part) <= limit:
+            current = part
+        else:
+            smaller = split(part, limit, measure)
+            pieces.extend(smaller[:-1])
+            current = smaller[-1]
+    if current:
+        pieces.append(current)
+    return [p.strip() for p in pieces if p.strip()]
+
+
+def _hard_cut(text: str, limit: int, measure: Callable[[str], int]) -> list[str]:
+    pieces, current = [], ""
+    for ch in text:
+        if measure(current + ch) > limit:
+            pieces.append(current)
+            current = ""
+        current += ch
+    return [*pieces, current] if current else pieces
+
+
+@lru_cache(maxsize=1)
+def _hints() -> dict[str, str]:
+    return load_yaml(DATA_DIR / "channels.yml")["reply_with_number"]
+
+
+def render(messages: list[dict], language: str | None) -> list[Outgoing]:
+    """Rasa's collected messages as bubbles; buttons as numbered options under the text."""
+    out: list[Outgoing] = []
+    for message in messages:
+        text = (message.get("text") or "").strip()
+        buttons = message.get("buttons") or []
+        options = tuple(
+            (str(b.get("title", "")).strip(), str(b.get("payload", "")).strip())
+            for b in buttons
+            if b.get("payload")
+        )
+        if options:
+            lines = [f"{i}. {title}" for i, (title, _) in enumerate(options, start=1)]
+            text = "\n".join([text, "", *lines, _hints()[reply_script(language)]]).strip()
+        if text:
+            out.append(Outgoing(text, options))
+    return out
+
+
+def choose_option(text: str, options: list[list[str]] | None) -> str | None:
+    """The payload of option ``n`` when the customer replied just ``n`` (1-based)."""
+    match = re.fullmatch(r"\s*([0-9０-９]{1,2})\s*[.)。]?\s*", text or "")
+    if not match or not options:
+        return None
+    number = int(match[1].translate(str.maketrans("０１２３４５６７８９", "0123456789")))
+    if 1 <= number <= len(options):
+        return options[number - 1][1]
+    return None

@@ -1,0 +1,331 @@
+"""The WeChat official account: ``GET|POST /webhooks/wechat/webhook`` with wechatpy.
+
+- GET echoes ``echostr`` after the signature check (the admin console's URL verification).
+- POST checks the signature first: ``signature`` in plain mode, ``msg_signature`` + AES decryption
+  in safe mode (``WECHAT_ENCODING_AES_KEY``); a timestamp more than 5 minutes off is a replay.
+  XML goes through xmltodict, which refuses entities (XML bombs, XXE); broken XML is a 400.
+- WeChat retries a message it got no answer to within 5 seconds: retries are deduplicated
+  (``MsgId``; ``FromUserName`` + ``CreateTime`` for events). The webhook waits up to
+  ``WECHAT_REPLY_WAIT_SECONDS`` (4.5) for the reply and answers passively when it is ready;
+  otherwise it answers ``success`` and the reply follows through the customer-service API.
+- That API needs an access_token: fetched once, cached in shared storage for every instance, and
+  refreshed by wechatpy on 40001/42001. Outside the 48-hour window, or over the per-message quota
+  (45015/45047), a message is held until the customer writes again, and the console is told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+from xml.parsers.expat import ExpatError
+
+import requests
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint
+from sanic.request import Request
+from sanic.response import HTTPResponse, text
+from sanic.response import json as json_response
+from wechatpy import parse_message
+from wechatpy.client import WeChatClient
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidSignatureException, WeChatClientException
+from wechatpy.replies import TextReply
+from wechatpy.utils import check_signature
+
+from bot.outbound import Delivery
+from channels.core.kv import shared_storage
+from channels.core.models import Contact, OutboundMessage
+from channels.core.runtime import ChannelRuntime, SendResult
+from channels.core.text import utf8_bytes
+from channels.settings import WeChatSettings, load_wechat
+
+logger = logging.getLogger(__name__)
+WINDOW = timedelta(hours=48)
+TEXT_LIMIT = 2048  # bytes, for passive replies and customer-service text messages
+REPLAY_WINDOW_S = 300
+HOLD_ERRCODES = {45015, 45047}  # outside the 48-hour window / over the per-message quota
+TOKEN_ERRCODES = {40001, 40014, 42001}  # invalid or expired access_token: refresh once
+API_TIMEOUT_S = 10
+
+
+class ConfiguredClient(WeChatClient):
+    """wechatpy's client with a configurable API host (the token URL is hard-coded upstream)."""
+
+    def __init__(self, settings: WeChatSettings, storage: Any) -> None:
+        super().__init__(
+            settings.app_id, settings.app_secret, session=storage, timeout=API_TIMEOUT_S
+        )
+        base = (settings.api_url or "https://api.weixin.qq.com").rstrip("/")
+        self.API_BASE_URL = f"{base}/cgi-bin/"
+
+    def fetch_access_token(self) -> dict:
+        return self._fetch_access_token(
+            url=f"{self.API_BASE_URL}token",
+            params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
+        )
+
+
+def parse(body: bytes | str) -> Any:
+    """wechatpy's message object; ``ValueError`` for anything that is not a WeChat message."""
+    try:
+        message = parse_message(body)
+    except (ExpatError, TypeError, KeyError, ValueError, AttributeError) as exc:
+        raise ValueError(f"malformed WeChat XML ({type(exc).__name__})") from exc
+    if not getattr(message, "source", None):
+        raise ValueError("WeChat XML without FromUserName")
+    return message
+
+
+def describe(message: Any) -> dict[str, Any]:
+    """What the runtime needs: dedup id, kind, text and references."""
+    kind = message.type
+    create_time = (
+        int(getattr(message, "create_time", 0) or 0)
+        if not isinstance(getattr(message, "create_time", 0), datetime)
+        else int(message.create_time.timestamp())
+    )
+    provider_id = str(getattr(message, "id", "") or "")
+    if kind == "event" or not provider_id:
+        event = getattr(message, "event", kind)
+        provider_id = f"{message.source}:{create_time}:{event}"
+    if kind == "text":
+        return {"id": provider_id, "kind": "text", "text": message.content or "", "payload": {}}
+    if kind == "voice":
+        recognition = (getattr(message, "recognition", "") or "").strip()
+        if recognition:
+            return {
+                "id": provider_id,
+                "kind": "text",
+                "text": recognition,
+                "payload": {"voice": message.media_id},
+            }
+        return {
+            "id": provider_id,
+            "kind": "media",
+            "text": "",
+            "payload": {"media": [{"type": "voice", "media_id": message.media_id}]},
+        }
+    if kind == "image":
+        return {
+            "id": provider_id,
+            "kind": "media",
+            "text": "",
+            "payload": {
+                "media": [{"type": "image", "url": message.image, "media_id": message.media_id}]
+            },
+        }
+    if kind == "location":
+        return {
+            "id": provider_id,
+            "kind": "location",
+            "text": "",
+            "payload": {
+                "location": [message.location_x, message.location_y],
+                "label": message.label,
+            },
+        }
+    if kind == "event":
+        return {
+            "id": provider_id,
+            "kind": "event",
+            "text": "",
+            "payload": {"event": getattr(message, "event", "")},
+        }
+    return {"id": provider_id, "kind": "unsupported", "text": "", "payload": {"type": kind}}
+
+
+class WeChatAdapter:
+    """Sends outbox rows through the customer-service message API."""
+
+    name = "wechat"
+    limit = TEXT_LIMIT
+
+    def __init__(self, settings: WeChatSettings, runtime: ChannelRuntime) -> None:
+        self.settings = settings
+        self.runtime = runtime
+        self.client = ConfiguredClient(settings, shared_storage(f"wechat:{settings.app_id}"))
+
+    def measure(self, value: str) -> int:
+        return utf8_bytes(value)
+
+    def window_open(self, contact: Contact | None, now: datetime) -> bool:
+        return bool(contact and contact.last_inbound_at and now - contact.last_inbound_at < WINDOW)
+
+    async def send(self, row: OutboundMessage) -> SendResult:
+        loop = asyncio.get_running_loop()
+        try:  # wechatpy is synchronous: never block the event loop with it
+            await loop.run_in_executor(None, self._send_with_one_refresh, row.recipient, row.text)
+        except WeChatClientException as exc:
+            if exc.errcode in HOLD_ERRCODES:
+                return SendResult("held", error=f"wechat {exc.errcode}")
+            retryable = exc.errcode in (-1, 45009) or (exc.errcode or 0) < 0
+            return SendResult("retry" if retryable else "failed", error=f"wechat {exc.errcode}")
+        except (requests.RequestException, OSError) as exc:
+            return SendResult("retry", error=f"network: {type(exc).__name__}")
+        return SendResult("sent")
+
+    def _send_with_one_refresh(self, recipient: str, content: str) -> None:
+        """Send; on an invalid or expired token (40001/40014/42001) refresh once and resend."""
+        try:
+            self.client.message.send_text(recipient, content)
+        except WeChatClientException as exc:
+            if exc.errcode not in TOKEN_ERRCODES:
+                raise
+            self.client.fetch_access_token()
+            self.client.message.send_text(recipient, content)
+
+    async def reconcile(self, row: OutboundMessage) -> bool:
+        """WeChat offers no way to ask; a row caught mid-send is sent again."""
+        return False
+
+    async def deliver(self, recipient: str, text_: str) -> Delivery:
+        """A nurse's reply: held until the customer writes again when the window is closed."""
+        contact = self.runtime.contact(self.name, recipient)
+        is_open = self.window_open(contact, datetime.utcnow())
+        self.runtime.enqueue_text(
+            self.name, recipient, text_, f"staff:{uuid.uuid4().hex}", held=not is_open
+        )
+        if is_open:
+            return Delivery("queued", "sent through WeChat")
+        return Delivery(
+            "held",
+            "the 48-hour WeChat window is closed: the reply is held and "
+            "goes out when the customer next writes",
+        )
+
+
+class WeChatInput(InputChannel):
+    """Rasa input channel ``wechat`` (registered in credentials.yml)."""
+
+    def __init__(self, settings: WeChatSettings | None = None) -> None:
+        self.settings = settings if settings is not None else load_wechat()
+        self.runtime: ChannelRuntime | None = None
+        self.adapter: WeChatAdapter | None = None
+
+    @classmethod
+    def name(cls) -> str:
+        return "wechat"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        """Secrets come from the environment (channels/settings.py), not credentials.yml."""
+        return cls()
+
+    def attach(self, runtime: ChannelRuntime) -> WeChatAdapter | None:
+        """Connect to the shared runtime; returns the adapter (None when not configured)."""
+        self.runtime = runtime
+        if self.settings is None:
+            return None
+        self.adapter = WeChatAdapter(self.settings, runtime)
+        runtime.register(self.adapter)
+        return self.adapter
+
+    def _crypto(self) -> WeChatCrypto | None:
+        if self.settings is None or not self.settings.encoding_aes_key:
+            return None
+        return WeChatCrypto(
+            self.settings.token, self.settings.encoding_aes_key, self.settings.app_id
+        )
+
+    def _fresh(self, timestamp: str) -> bool:
+        try:
+            return abs(time.time() - int(timestamp)) <= REPLAY_WINDOW_S
+        except (TypeError, ValueError):
+            return False
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """``GET /`` health, ``GET /webhook`` verification, ``POST /webhook`` messages."""
+        bp = Blueprint("wechat_webhook", __name__)
+
+        @bp.get("/")
+        async def health(request: Request) -> HTTPResponse:
+            return json_response({"status": "ok" if self.settings else "not configured"})
+
+        @bp.get("/webhook")
+        async def verify(request: Request) -> HTTPResponse:
+            if self.settings is None:
+                return text("WeChat channel not configured", status=503)
+            args = request.args
+            try:
+                check_signature(
+                    self.settings.token,
+                    args.get("signature", ""),
+                    args.get("timestamp", ""),
+                    args.get("nonce", ""),
+                )
+            except InvalidSignatureException:
+                return text("invalid signature", status=403)
+            return text(args.get("echostr", ""))
+
+        @bp.post("/webhook")
+        async def receive(request: Request) -> HTTPResponse:
+            if self.settings is None or self.runtime is None:
+                return text("WeChat channel not configured", status=503)
+            args = request.args
+            timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
+            try:
+                check_signature(self.settings.token, args.get("signature", ""), timestamp, nonce)
+            except InvalidSignatureException:
+                return text("invalid signature", status=403)
+            if not self._fresh(timestamp):
+                return text("stale timestamp (possible replay)", status=403)
+            crypto = self._crypto()
+            encrypted = args.get("encrypt_type") == "aes"
+            body: bytes | str = request.body or b""
+            if not body:
+                return text("empty body", status=400)
+            if encrypted:
+                if crypto is None:
+                    return text("safe mode message but WECHAT_ENCODING_AES_KEY is not set", 400)
+                try:
+                    body = crypto.decrypt_message(
+                        body, args.get("msg_signature", ""), timestamp, nonce
+                    )
+                except InvalidSignatureException:
+                    return text("invalid msg_signature", status=403)
+                except Exception:  # malformed envelope, bad padding, wrong app id
+                    return text("malformed encrypted message", status=400)
+            try:
+                message = parse(body)
+            except ValueError as exc:
+                return text(str(exc), status=400)
+            return await self._handle(message, crypto if encrypted else None, nonce, timestamp)
+
+        return bp
+
+    async def _handle(
+        self, message: Any, crypto: WeChatCrypto | None, nonce: str, timestamp: str
+    ) -> HTTPResponse:
+        runtime = self.runtime
+        assert runtime is not None and self.settings is not None
+        info = describe(message)
+        event = info["payload"].get("event")
+        if event == "unsubscribe":
+            runtime.set_subscribed(self.name(), message.source, False)
+            return text("success")
+        if event == "subscribe":
+            runtime.set_subscribed(self.name(), message.source, True)
+        elif info["kind"] in ("event", "unsupported"):
+            return text("success")  # menu clicks, views and the like need no answer
+        inbound_id, is_new = runtime.accept(
+            self.name(), info["id"], message.source, info["kind"], info["text"], info["payload"]
+        )
+        if not is_new:
+            return text("success")  # WeChat's retry: the first delivery is being answered
+        waiter = runtime.expect_reply(inbound_id)
+        try:
+            reply = await asyncio.wait_for(asyncio.shield(waiter), self.settings.reply_wait_seconds)
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            runtime.give_up_waiting(inbound_id)
+            return text("success")
+        if not reply:
+            return text("success")
+        xml = TextReply(content=reply, message=message).render()
+        if crypto is not None:
+            xml = crypto.encrypt_message(xml, nonce, timestamp)
+        return text(xml, content_type="application/xml")

@@ -1,0 +1,260 @@
+"""WhatsApp through Twilio: ``POST /webhooks/whatsapp/webhook`` in, Twilio's REST API out.
+
+Unlike Rasa's stock Twilio connector: the ``X-Twilio-Signature`` is checked first (403 otherwise),
+retries are deduplicated by ``MessageSid``, the message is stored durably and the webhook answers
+an empty TwiML at once while the conversation runs in the background (``channels.core.runtime``),
+replies go out through the async REST client with retries, text starting with ``/`` stays text,
+media are acknowledged and kept on the case, and after the 24-hour customer-service window a
+nurse's reply goes out as the approved template (``TWILIO_TEMPLATE_CONTENT_SID``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+import aiohttp
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint
+from sanic.request import Request, RequestParameters
+from sanic.response import HTTPResponse, text
+from sanic.response import json as json_response
+from twilio.base.exceptions import TwilioRestException
+from twilio.request_validator import RequestValidator
+
+from bot.outbound import Delivery
+from channels.core.models import Contact, OutboundMessage
+from channels.core.runtime import ChannelRuntime, SendResult
+from channels.core.text import chars
+from channels.settings import TwilioSettings, load_twilio
+
+logger = logging.getLogger(__name__)
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+WINDOW = timedelta(hours=24)
+BODY_LIMIT = 1600  # Twilio's maximum body length for one WhatsApp message
+SEND_TIMEOUT_S = 10
+
+
+def public_url(request: Request, settings: TwilioSettings) -> str:
+    """The URL Twilio called, as it signed it: the configured public base plus the path.
+
+    Forwarded headers are honoured only when ``TRUST_FORWARDED_HEADERS`` is set (behind a proxy
+    you control); otherwise anyone could choose the URL the signature is checked against.
+    """
+    base = settings.public_base_url
+    if settings.trust_forwarded:
+        proto = request.headers.get("x-forwarded-proto", "https").split(",")[0].strip()
+        host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
+        base = f"{proto}://{host.split(',')[0].strip()}"
+    query = f"?{request.query_string}" if request.query_string else ""
+    return f"{base}{request.path}{query}"
+
+
+def _form(request: Request) -> RequestParameters:
+    """The form as Twilio signed it: blank fields kept (Body is empty for a photo).
+
+    Sanic's ``request.form`` drops blank values, which breaks the signature of media messages.
+    """
+    try:
+        body = (request.body or b"").decode("utf-8")
+    except UnicodeDecodeError:
+        return RequestParameters()
+    return RequestParameters(parse_qs(body, keep_blank_values=True))
+
+
+def parse_inbound(form: Any) -> dict[str, Any]:
+    """The fields we use from Twilio's form; ``ValueError`` when it is not a WhatsApp message."""
+    sid = (form.get("MessageSid") or form.get("SmsMessageSid") or "").strip()
+    sender = (form.get("From") or "").strip()
+    if not sid or not sender.startswith("whatsapp:"):
+        raise ValueError("not a WhatsApp message (MessageSid and From=whatsapp:… required)")
+    try:
+        media_count = min(int(form.get("NumMedia") or 0), 10)
+    except ValueError:
+        media_count = 0
+    media = [
+        {"url": form.get(f"MediaUrl{i}"), "type": form.get(f"MediaContentType{i}")}
+        for i in range(media_count)
+        if form.get(f"MediaUrl{i}")
+    ]
+    latitude, longitude = form.get("Latitude"), form.get("Longitude")
+    kind = "media" if media else "location" if latitude and longitude else "text"
+    return {
+        "sid": sid,
+        "sender": sender,
+        "text": form.get("Body") or "",
+        "kind": kind,
+        "payload": {
+            "media": media,
+            "location": [latitude, longitude] if kind == "location" else None,
+        },
+    }
+
+
+class TwilioAdapter:
+    """Sends outbox rows through Twilio's REST API (official client, async)."""
+
+    name = "whatsapp"
+    limit = BODY_LIMIT
+
+    def __init__(self, settings: TwilioSettings, runtime: ChannelRuntime) -> None:
+        self.settings = settings
+        self.runtime = runtime
+        self._client: Any = None
+
+    def measure(self, value: str) -> int:
+        return chars(value)
+
+    def client(self) -> Any:
+        """One client with one async HTTP session for the process (pooled sessions would leak)."""
+        if self._client is None:
+            from twilio.http.async_http_client import AsyncTwilioHttpClient
+            from twilio.rest import Client
+
+            http = AsyncTwilioHttpClient(timeout=SEND_TIMEOUT_S)
+            self._client = Client(
+                self.settings.account_sid, self.settings.auth_token, http_client=http
+            )
+            if self.settings.api_url:  # tests and the sandbox: the fake Twilio on loopback
+                self._client.api.base_url = self.settings.api_url
+                self._client.edge = self._client.region = None  # they would rewrite the host
+        return self._client
+
+    def window_open(self, contact: Contact | None, now: datetime) -> bool:
+        return bool(contact and contact.last_inbound_at and now - contact.last_inbound_at < WINDOW)
+
+    async def send(self, row: OutboundMessage) -> SendResult:
+        kwargs: dict[str, Any] = {
+            "from_": self.settings.whatsapp_from,
+            "to": row.recipient,
+            "status_callback": f"{self.settings.public_base_url}/webhooks/whatsapp/status",
+        }
+        if row.kind == "template":
+            kwargs.update(
+                content_sid=self.settings.template_content_sid,
+                content_variables=json.dumps({"1": row.text}, ensure_ascii=False),
+            )
+        else:
+            kwargs["body"] = row.text
+        try:
+            message = await self.client().messages.create_async(**kwargs)
+        except TwilioRestException as exc:
+            retryable = exc.status == 429 or exc.status >= 500
+            return SendResult(
+                "retry" if retryable else "failed",
+                error=f"twilio {exc.status} {exc.code or ''}".strip(),
+            )
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            return SendResult("retry", error=f"network: {type(exc).__name__}")
+        return SendResult("sent", provider_ref=message.sid)
+
+    async def reconcile(self, row: OutboundMessage) -> bool:
+        """Did Twilio accept this row before we crashed? (Same recipient, body, time.)"""
+        since = (row.created_at - timedelta(minutes=1)).date()
+        sent = await self.client().messages.list_async(
+            to=row.recipient, from_=self.settings.whatsapp_from, date_sent_after=since, limit=200
+        )
+        return any((m.body or "") == row.text for m in sent)
+
+    async def deliver(self, recipient: str, text_: str) -> Delivery:
+        """A nurse's reply: free text inside the 24-hour window, the approved template after."""
+        import uuid
+
+        contact = self.runtime.contact(self.name, recipient)
+        if self.window_open(contact, datetime.utcnow()):
+            self.runtime.enqueue_text(self.name, recipient, text_, f"staff:{uuid.uuid4().hex}")
+            return Delivery("queued", "sent through WhatsApp")
+        if not self.settings.template_content_sid:
+            return Delivery(
+                "failed",
+                "the 24-hour window is closed and no approved template "
+                "(TWILIO_TEMPLATE_CONTENT_SID) is configured",
+            )
+        self.runtime.enqueue_text(
+            self.name, recipient, text_, f"staff:{uuid.uuid4().hex}", kind="template"
+        )
+        return Delivery("template", "the 24-hour window is closed: sent as the approved template")
+
+
+class WhatsAppInput(InputChannel):
+    """Rasa input channel ``whatsapp`` (registered in credentials.yml)."""
+
+    def __init__(self, settings: TwilioSettings | None = None) -> None:
+        self.settings = settings if settings is not None else load_twilio()
+        self.runtime: ChannelRuntime | None = None
+        self.adapter: TwilioAdapter | None = None
+
+    @classmethod
+    def name(cls) -> str:
+        return "whatsapp"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        """Secrets come from the environment (channels/settings.py), not credentials.yml."""
+        return cls()
+
+    def attach(self, runtime: ChannelRuntime) -> TwilioAdapter | None:
+        """Connect to the shared runtime; returns the adapter (None when not configured)."""
+        self.runtime = runtime
+        if self.settings is None:
+            return None
+        self.adapter = TwilioAdapter(self.settings, runtime)
+        runtime.register(self.adapter)
+        return self.adapter
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """``GET /``, ``POST /webhook`` and ``POST /status`` under ``/webhooks/whatsapp``."""
+        bp = Blueprint("whatsapp_webhook", __name__)
+
+        @bp.get("/")
+        async def health(request: Request) -> HTTPResponse:
+            return json_response({"status": "ok" if self.settings else "not configured"})
+
+        def verified(request: Request) -> bool:
+            signature = request.headers.get("x-twilio-signature", "")
+            if not signature or self.settings is None:
+                return False
+            validator = RequestValidator(self.settings.auth_token)
+            # Twilio signs empty fields too (Body is empty for a photo): keep blank values.
+            form = _form(request)
+            return validator.validate(public_url(request, self.settings), form, signature)
+
+        @bp.post("/webhook")
+        async def receive(request: Request) -> HTTPResponse:
+            if self.settings is None or self.runtime is None:
+                return text("WhatsApp channel not configured", status=503)
+            if not verified(request):
+                return text("invalid signature", status=403)
+            try:
+                message = parse_inbound(_form(request))
+            except ValueError as exc:
+                return text(str(exc), status=400)
+            self.runtime.accept(
+                self.name(),
+                message["sid"],
+                message["sender"],
+                message["kind"],
+                message["text"],
+                message["payload"],
+            )
+            return text(EMPTY_TWIML, content_type="text/xml")
+
+        @bp.post("/status")
+        async def status(request: Request) -> HTTPResponse:
+            if self.settings is None or self.runtime is None:
+                return text("WhatsApp channel not configured", status=503)
+            if not verified(request):
+                return text("invalid signature", status=403)
+            form = _form(request)
+            sid, state = form.get("MessageSid"), form.get("MessageStatus")
+            if not sid or not state:
+                return text("MessageSid and MessageStatus required", status=400)
+            self.runtime.record_delivery_status(sid, state)
+            return text("", status=204)
+
+        return bp

@@ -1,0 +1,142 @@
+"""Play WhatsApp and WeChat customers against the running server, signed as the providers sign,
+and read what the fake providers received."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+
+from channels.sandbox import defaults, signing
+
+WHATSAPP_PATH = "/webhooks/whatsapp/webhook"
+WECHAT_PATH = "/webhooks/wechat/webhook"
+
+
+def http(method: str, url: str, body: bytes | None = None, headers: dict | None = None
+         ) -> tuple[int, bytes]:
+    """(status, body) of one request; HTTP errors are returned, not raised."""
+    request = urllib.request.Request(url, body, headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def recorded(fake_url: str, **query: str) -> list[dict]:
+    """Messages the fake provider accepted."""
+    status, body = http("GET", f"{fake_url}/_sandbox/messages?{urllib.parse.urlencode(query)}")
+    assert status == 200
+    data = json.loads(body)
+    return data if isinstance(data, list) else data.get("messages", [])
+
+
+def wait_for(fetch, count: int, timeout: float = 20.0) -> list:  # noqa: ANN001
+    """Poll ``fetch()`` until it returns at least ``count`` items (or time runs out)."""
+    deadline = time.monotonic() + timeout
+    items = fetch()
+    while len(items) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+        items = fetch()
+    return items
+
+
+@dataclass
+class WhatsAppUser:
+    """A WhatsApp customer: signed Twilio webhooks in, the fake Twilio's records out."""
+
+    base_url: str
+    fake_url: str
+    number: str = field(default_factory=lambda: f"+8529{uuid.uuid4().int % 10**7:07d}")
+
+    @property
+    def address(self) -> str:
+        return f"whatsapp:{self.number}"
+
+    def post(self, form: dict[str, str], signature: str | None = "auto") -> int:
+        url = f"{self.base_url}{WHATSAPP_PATH}"
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if signature == "auto":
+            signature = signing.twilio_signature(defaults.TWILIO_AUTH_TOKEN, url, form)
+        if signature is not None:
+            headers["X-Twilio-Signature"] = signature
+        status, _ = http("POST", url, urllib.parse.urlencode(form).encode(), headers)
+        return status
+
+    def send(self, text: str, sid: str | None = None, signature: str | None = "auto") -> int:
+        form = signing.twilio_inbound_form(self.address, defaults.TWILIO_WHATSAPP_FROM, text,
+                                           message_sid=sid)
+        return self.post(form, signature)
+
+    def received(self) -> list[str]:
+        return [m["body"] for m in recorded(self.fake_url, to=self.address)]
+
+    def wait(self, count: int, timeout: float = 20.0) -> list[str]:
+        return wait_for(self.received, count, timeout)
+
+    def settle(self, quiet: float = 1.5, timeout: float = 20.0) -> list[str]:
+        """Everything received once nothing new has arrived for ``quiet`` seconds."""
+        deadline = time.monotonic() + timeout
+        seen = self.received()
+        last_change = time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - last_change < quiet:
+            time.sleep(0.1)
+            now = self.received()
+            if len(now) != len(seen):
+                seen, last_change = now, time.monotonic()
+        return seen
+
+
+@dataclass
+class WeChatUser:
+    """A WeChat follower: signed (plain or AES) XML in; passive replies and custom messages out."""
+
+    base_url: str
+    fake_url: str
+    safe_mode: bool = False
+    openid: str = field(default_factory=lambda: f"oTest{uuid.uuid4().hex[:20]}")
+
+    def post_xml(self, xml: str, *, signature: str | None = None, timestamp: int | None = None,
+                 tamper: bool = False) -> tuple[int, str]:
+        timestamp = timestamp or int(time.time())
+        nonce = signing.wechat_nonce()
+        params = {"timestamp": str(timestamp), "nonce": nonce, "openid": self.openid,
+                  "signature": signature or signing.wechat_signature(defaults.WECHAT_TOKEN,
+                                                                     timestamp, nonce)}
+        body = xml
+        if self.safe_mode:
+            body, msg_signature = signing.wechat_encrypt(
+                defaults.WECHAT_TOKEN, defaults.WECHAT_ENCODING_AES_KEY, defaults.WECHAT_APP_ID,
+                xml, nonce, timestamp)
+            params.update(encrypt_type="aes", msg_signature="0" * 40 if tamper else msg_signature)
+        url = f"{self.base_url}{WECHAT_PATH}?{urllib.parse.urlencode(params)}"
+        status, raw = http("POST", url, body.encode(), {"Content-Type": "application/xml"})
+        reply = raw.decode()
+        if self.safe_mode and status == 200 and reply.startswith("<xml"):
+            reply = signing.wechat_decrypt_reply(defaults.WECHAT_TOKEN,
+                                                 defaults.WECHAT_ENCODING_AES_KEY,
+                                                 defaults.WECHAT_APP_ID, reply)
+        return status, reply
+
+    def send(self, text: str, msg_id: int | None = None, **kwargs) -> tuple[int, str]:  # noqa: ANN003
+        xml = signing.wechat_text_xml(defaults.WECHAT_ORIGINAL_ID, self.openid, text,
+                                      msg_id or signing.wechat_msg_id())
+        return self.post_xml(xml, **kwargs)
+
+    def custom_messages(self) -> list[str]:
+        return [m.get("text", {}).get("content", m.get("content", ""))
+                for m in recorded(self.fake_url, touser=self.openid)]
+
+
+def passive_text(reply_xml: str) -> str | None:
+    """The text of a passive reply, or None for ``success``."""
+    if not reply_xml.startswith("<xml"):
+        return None
+    import xmltodict
+
+    return xmltodict.parse(reply_xml)["xml"].get("Content")

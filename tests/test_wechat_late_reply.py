@@ -1,0 +1,116 @@
+"""A WeChat reply slower than WeChat's 5 seconds: acknowledged in time, delivered later.
+
+The real WeChat channel and runtime, with a stand-in agent that takes 6 s to answer and the fake
+WeChat API on loopback; the webhook must answer ``success`` well within 5 s and the reply must
+then arrive through the customer-service API, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import urllib.parse
+import urllib.request
+from types import SimpleNamespace
+
+import pytest
+from sanic import Sanic
+
+from bot.events import EventBus
+from channels.core.runtime import ChannelRuntime
+from channels.sandbox import defaults, fake_wechat, signing
+from channels.sandbox.runner import BackgroundServer
+from channels.settings import WeChatSettings
+from channels.wechat import WeChatInput
+
+SLOW_S = 6.0
+
+
+class SlowAgent:
+    """Answers every message with its text reversed, after ``SLOW_S`` seconds."""
+
+    def __init__(self) -> None:
+        tracker = SimpleNamespace(events=[], get_slot=lambda name: "en")
+
+        async def get_tracker(_cid: str) -> SimpleNamespace:
+            return tracker
+
+        self.processor = SimpleNamespace(get_tracker=get_tracker)
+
+    async def handle_message(self, message) -> None:  # noqa: ANN001
+        await asyncio.sleep(SLOW_S)
+        await message.output_channel.send_text_message(message.sender_id, message.text[::-1])
+
+
+def serve(app: Sanic, port: int) -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+
+    async def run() -> None:
+        server = await app.create_server(host="127.0.0.1", port=port,
+                                         return_asyncio_server=True)
+        await server.startup()
+        await server.before_start()
+        await server.after_start()
+        started.set()
+        await server.serve_forever()
+
+    thread = threading.Thread(target=lambda: loop.run_until_complete(run()), daemon=True)
+    thread.start()
+    assert started.wait(10)
+    return loop, thread
+
+
+@pytest.fixture()
+def slow_server(database: str):  # noqa: ANN201
+    with BackgroundServer(fake_wechat.create_app(defaults.WECHAT_APP_ID,
+                                                 defaults.WECHAT_APP_SECRET)) as fake:
+        from conftest import free_port
+
+        port = free_port()
+        settings = WeChatSettings(app_id=defaults.WECHAT_APP_ID,
+                                  app_secret=defaults.WECHAT_APP_SECRET,
+                                  token=defaults.WECHAT_TOKEN, api_url=fake.url)
+        app = Sanic(f"late_reply_{port}")
+        channel = WeChatInput(settings)
+        agent = SlowAgent()
+        state: dict = {}
+
+        @app.listener("after_server_start")
+        async def start_runtime(app_: Sanic, _loop) -> None:  # noqa: ANN001
+            runtime = ChannelRuntime(lambda: agent, EventBus())
+            channel.attach(runtime)
+            runtime.start()
+            state["runtime"] = runtime
+
+        app.blueprint(channel.blueprint(lambda m: None), url_prefix="/webhooks/wechat")
+        serve(app, port)
+        yield f"http://127.0.0.1:{port}", fake.url
+
+
+def test_slow_answer_is_acknowledged_then_delivered(slow_server) -> None:
+    base, fake = slow_server
+    timestamp, nonce = int(time.time()), signing.wechat_nonce()
+    params = urllib.parse.urlencode({
+        "timestamp": timestamp, "nonce": nonce,
+        "signature": signing.wechat_signature(defaults.WECHAT_TOKEN, timestamp, nonce)})
+    xml = signing.wechat_text_xml(defaults.WECHAT_ORIGINAL_ID, "oSlow1", "hello", 42)
+    started = time.monotonic()
+    with urllib.request.urlopen(urllib.request.Request(
+            f"{base}/webhooks/wechat/webhook?{params}", xml.encode(), method="POST"),
+            timeout=10) as response:
+        body = response.read().decode()
+    elapsed = time.monotonic() - started
+    assert body == "success"
+    assert elapsed < 5.0
+    deadline = time.monotonic() + SLOW_S + 10
+    sent: list = []
+    while time.monotonic() < deadline and not sent:
+        with urllib.request.urlopen(f"{fake}/_sandbox/messages?touser=oSlow1") as response:
+            import json
+
+            data = json.loads(response.read())
+            sent = data if isinstance(data, list) else data.get("messages", [])
+        time.sleep(0.2)
+    assert [m["text"]["content"] for m in sent] == ["olleh"]
