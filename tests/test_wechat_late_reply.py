@@ -8,6 +8,7 @@ then arrive through the customer-service API, once.
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 import urllib.parse
@@ -66,9 +67,9 @@ def serve(app: Sanic, port: int) -> tuple[asyncio.AbstractEventLoop, threading.T
 def slow_server(database: str):  # noqa: ANN201
     with BackgroundServer(fake_wechat.create_app(defaults.WECHAT_APP_ID,
                                                  defaults.WECHAT_APP_SECRET)) as fake:
-        from conftest import free_port
-
-        port = free_port()
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
         settings = WeChatSettings(app_id=defaults.WECHAT_APP_ID,
                                   app_secret=defaults.WECHAT_APP_SECRET,
                                   token=defaults.WECHAT_TOKEN, api_url=fake.url)
