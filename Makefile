@@ -48,6 +48,10 @@ test-fast: venv
 eval: model
 	@$(PY) -m bot.evaluate
 
+## bench: throughput, latency, webhook acknowledgement, memory (writes results/bench.md)
+bench: model
+	@$(PY) -m bot.bench
+
 ## lint: ruff
 lint: venv
 	@$(VENV)/bin/ruff check bot actions channels tests

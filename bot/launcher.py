@@ -139,6 +139,15 @@ def _stop(running: list[Service]) -> None:
             service.process.kill()
 
 
+def _write_pids(settings: Settings, running: list[Service]) -> None:
+    """``<var>/processes.json``: which process is which, for operators and ``make bench``."""
+    import json
+
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    (settings.var_dir / "processes.json").write_text(json.dumps(
+        {s.name: s.process.pid for s in running if s.process}), encoding="utf-8")
+
+
 def _check_provider_settings(env: dict[str, str]) -> None:
     """Fail fast, naming the variable, before any process starts."""
     from channels.settings import load_twilio, load_wechat
@@ -225,6 +234,7 @@ def main() -> int:
             print(f"starting {service.name}: {' '.join(service.argv[-4:])}", flush=True)
             service.process = subprocess.Popen(service.argv, cwd=ROOT, env=env)
             running.append(service)
+        _write_pids(settings, running)
         pending = {s.name for s in running}
         started = time.monotonic()
         while True:

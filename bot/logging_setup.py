@@ -16,3 +16,8 @@ def configure_logging(level: str = "INFO") -> None:
     )
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # Rasa logs through structlog, which prints every level (message texts included at DEBUG)
+    # unless told the level: use Rasa's own set-up with ours.
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.getLevelName(level))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -89,6 +90,9 @@ def ensure_model(root: Path = ROOT, *, force: bool = False) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     if not force and cached.exists():
         shutil.copy2(cached, target)
+        cached_meta = cached.with_suffix("").with_suffix(".json")
+        if cached_meta.exists():
+            shutil.copy2(cached_meta, target.with_suffix("").with_suffix(".json"))
         print(
             f"model up to date (from cache {cached}): {target.relative_to(root)}", file=sys.stderr
         )
@@ -117,9 +121,12 @@ def ensure_model(root: Path = ROOT, *, force: bool = False) -> Path:
     )
     elapsed = time.monotonic() - started
     print(f"trained {target.relative_to(root)} in {elapsed:.0f} s", file=sys.stderr)
+    meta = target.with_suffix("").with_suffix(".json")
+    meta.write_text(json.dumps({"training_seconds": round(elapsed, 1)}), encoding="utf-8")
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(target, cached)
+        shutil.copy2(meta, cached.with_suffix("").with_suffix(".json"))
     except OSError as exc:  # a read-only cache must not fail the build
         print(f"note: could not cache the model: {exc}", file=sys.stderr)
     return target
