@@ -181,7 +181,7 @@ async def whatsapp_turn(session: aiohttp.ClientSession, product: Product, number
 
 
 async def load(kind: str, product: Product, concurrency: int, turns: int) -> dict:
-    """``concurrency`` conversations, ``turns`` messages each, one after another per conversation."""
+    """``concurrency`` conversations of ``turns`` messages, each conversation in order."""
     latencies: list[float] = []
     async with aiohttp.ClientSession() as session:
         async def conversation(index: int) -> None:
@@ -231,6 +231,19 @@ async def long_conversation(product: Product, turns: int) -> dict:
     return {"turns": turns, "first10_p50_ms": statistics.median(early) * 1000,
             "last10_p50_ms": statistics.median(late) * 1000,
             "ratio": statistics.median(late) / statistics.median(early)}
+
+
+def drain(product: Product, replies: int, timeout: float = 300) -> None:
+    """Wait until the fake Twilio has recorded ``replies`` more messages (bounded in time)."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{product.fake_twilio}/_sandbox/messages") as response:
+            data = json.loads(response.read())
+        if len(data if isinstance(data, list) else data.get("messages", [])) >= replies:
+            return
+        time.sleep(0.5)
 
 
 def training_seconds() -> float | None:
@@ -289,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
             results: dict = {"model": model_name()}
             asyncio.run(load("rest", product, 1, 3))  # warm-up, not reported
             results["ack"] = asyncio.run(ack_latency(product, args.ack_count, 10))
-            time.sleep(5)  # let the acknowledged messages drain before timing throughput
+            drain(product, args.ack_count * 2)  # let the acknowledged messages be answered first
             results["load"] = []
             for concurrency in (1, 10, 20):
                 for kind in ("rest", "whatsapp"):

@@ -18,6 +18,11 @@ class EventBus:
     def __init__(self, queue_size: int = 100) -> None:
         self._subscribers: set[asyncio.Queue] = set()
         self._queue_size = queue_size
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The loop subscribers live on; publishers on other threads hand events over to it."""
+        self._loop = loop
 
     def subscribe(self) -> asyncio.Queue:
         """A new queue that receives every later event."""
@@ -30,7 +35,14 @@ class EventBus:
         self._subscribers.discard(queue)
 
     async def publish(self, topic: str, payload: dict[str, Any]) -> None:
-        """Deliver to all subscribers without ever blocking the publisher."""
+        """Deliver to all subscribers without ever blocking the publisher (from any thread)."""
+        loop = self._loop
+        if loop is not None and asyncio.get_running_loop() is not loop:
+            loop.call_soon_threadsafe(self._deliver, topic, payload)
+            return
+        self._deliver(topic, payload)
+
+    def _deliver(self, topic: str, payload: dict[str, Any]) -> None:
         for queue in list(self._subscribers):
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait((topic, payload))

@@ -19,6 +19,7 @@ from rasa.core.utils import AvailableEndpoints
 from rasa.utils.endpoints import EndpointConfig
 from sanic import Sanic
 
+from bot.agent_host import AgentHost, AgentProxy
 from bot.events import EventBus
 from bot.handoff import guard
 from bot.handoff.service import HandoffService
@@ -72,7 +73,9 @@ def build_app(settings: Settings, credentials: Path) -> Sanic:
     app.ctx.outbound = Outbound()
     app.ctx.handoff = None
     app.config.REQUEST_MAX_SIZE = settings.max_body_bytes  # larger bodies get 413
-    runtime = ChannelRuntime(lambda: app.ctx.agent, app.ctx.bus)
+    host = AgentHost()
+    app.ctx.host = host
+    runtime = ChannelRuntime(lambda: host.agent, app.ctx.bus, runner=host.run)
     app.ctx.channels = runtime
     for channel in channels:
         attach = getattr(channel, "attach", None)
@@ -88,15 +91,16 @@ def build_app(settings: Settings, credentials: Path) -> Sanic:
         """Load after the port is open; /health answers 503 until this finishes."""
         model = str(settings.model_path) if settings.model_path else str(ROOT / "models")
         logger.info("loading model %s", model)
-        agent = await rasa_agent.load_agent(
-            model_path=model, endpoints=endpoints, loop=asyncio.get_running_loop()
+        running_app.ctx.bus.bind(asyncio.get_running_loop())
+        agent = await host.load(
+            lambda loop: rasa_agent.load_agent(model_path=model, endpoints=endpoints, loop=loop)
         )
         guard.install(agent, running_app.ctx.bus)
         running_app.ctx.channels.start()
         running_app.ctx.handoff = HandoffService(
-            agent, running_app.ctx.outbound, running_app.ctx.bus
+            agent, running_app.ctx.outbound, running_app.ctx.bus, runner=host.run
         )
-        running_app.ctx.agent = agent
+        running_app.ctx.agent = AgentProxy(host)
         logger.info("model loaded; the assistant is answering")
 
     app.register_listener(

@@ -7,6 +7,7 @@ tracker: customer, bot and staff turns (staff turns are bot turns with ``metadat
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -42,12 +43,18 @@ class Turn:
 class HandoffService:
     """Everything staff do to a case, with the conversation kept consistent."""
 
-    def __init__(self, agent: Agent, outbound: Outbound, bus: EventBus) -> None:
+    def __init__(self, agent: Agent, outbound: Outbound, bus: EventBus,
+                 runner: Callable[[Coroutine[Any, Any, Any]], Awaitable[Any]] | None = None
+                 ) -> None:
         self.agent = agent
         self.outbound = outbound
         self.bus = bus
+        self._run = runner or (lambda coroutine: coroutine)  # the agent's own loop
 
     async def _append(self, conversation_id: str, *events: Any) -> None:
+        await self._run(self._append_here(conversation_id, *events))
+
+    async def _append_here(self, conversation_id: str, *events: Any) -> None:
         processor = self.agent.processor
         async with self.agent.lock_store.lock(conversation_id):
             tracker = await processor.get_tracker(conversation_id)
@@ -107,7 +114,7 @@ class HandoffService:
 
     async def transcript(self, case: Case) -> list[Turn]:
         """Customer, bot and staff turns of the case's conversation, oldest first."""
-        tracker = await self.agent.processor.get_tracker(case.conversation_id)
+        tracker = await self._run(self.agent.processor.get_tracker(case.conversation_id))
         turns: list[Turn] = []
         for event in tracker.events:
             at = datetime.fromtimestamp(event.timestamp, tz=timezone.utc)

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import random
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -79,10 +79,16 @@ class ChannelRuntime:
     """Shared inbox/outbox processing for all provider channels of one server."""
 
     def __init__(
-        self, agent_getter: Callable[[], Any], bus: EventBus, limiter: RateLimiter | None = None
+        self,
+        agent_getter: Callable[[], Any],
+        bus: EventBus,
+        limiter: RateLimiter | None = None,
+        runner: Callable[[Coroutine[Any, Any, Any]], Awaitable[Any]] | None = None,
     ) -> None:
         Base.metadata.create_all(engine())
         self._agent_getter = agent_getter
+        # Where the agent's coroutines run (its own loop in the server; here by default).
+        self._run = runner or (lambda coroutine: coroutine)
         self.bus = bus
         self.limiter = limiter or RateLimiter.from_env()
         self.adapters: dict[str, ChannelAdapter] = {}
@@ -220,19 +226,22 @@ class ChannelRuntime:
         agent = await self._agent()
         cid = conversation_id(row.channel, row.sender)
         async with self._sender_locks[cid]:
-            await agent.processor.log_message(
-                UserMessage(
-                    as_text(row.text),
-                    CollectingOutputChannel(),
-                    cid,
-                    input_channel=row.channel,
-                    message_id=f"{row.channel}:{row.id}",
-                ),
-                should_save_tracker=True,
+            await self._run(
+                agent.processor.log_message(
+                    UserMessage(
+                        as_text(row.text),
+                        CollectingOutputChannel(),
+                        cid,
+                        input_channel=row.channel,
+                        message_id=f"{row.channel}:{row.id}",
+                    ),
+                    should_save_tracker=True,
+                )
             )
             bubbles: list[Outgoing] = []
             if self.limiter.first_refusal(f"{row.channel}:{row.sender}"):
-                bubbles = [await self.notice(agent, "utter_rate_limited", cid, row.channel)]
+                notice = self.notice(agent, "utter_rate_limited", cid, row.channel)
+                bubbles = [await self._run(notice)]
             self._enqueue(row.channel, row.sender, bubbles, f"in:{row.id}")
             self._finish(row.id, "rate_limited")
         self._kick.set()
@@ -260,7 +269,7 @@ class ChannelRuntime:
             if row.status != "pending":
                 return
             try:
-                bubbles = await self._answer(agent, row, cid)
+                bubbles = await self._run(self._answer(agent, row, cid))
             except Exception:  # keep the row pending: a restart (or the next try) resumes it
                 logger.exception("processing inbound %s failed", inbound_id)
                 with session() as db:
@@ -483,11 +492,11 @@ class ChannelRuntime:
 
     async def _send_loop(self) -> None:
         while True:
+            self._kick.clear()  # before sending: a kick during the round must not be lost
             try:
                 await self._send_due()
             except Exception:  # never let the loop die; rows stay pending and are retried
                 logger.exception("send loop iteration failed")
-            self._kick.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), timeout=0.5)
 
