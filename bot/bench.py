@@ -87,11 +87,12 @@ class Product:
 
 
 def start_product(var_dir: Path) -> Product:
-    port, action = free_port(), free_port()
+    port, action, core = free_port(), free_port(), free_port()
     twilio, wechat = free_port(), free_port()
     env = {
         **os.environ, "SMO_PORT": str(port), "SMO_ACTION_PORT": str(action),
         "SMO_VAR_DIR": str(var_dir), "SMO_FAKE_TWILIO_PORT": str(twilio),
+        "SMO_CORE_PORT": str(core),
         "SMO_FAKE_WECHAT_PORT": str(wechat), "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "SMO_RATE_LIMIT_PER_MINUTE": "100000", "SMO_RATE_LIMIT_BURST": "100000",
         "SMO_LOG_LEVEL": "WARNING",
@@ -117,7 +118,7 @@ def start_product(var_dir: Path) -> Product:
             time.sleep(1)
     product = Product(base, f"http://127.0.0.1:{twilio}", process, log)
     pids = json.loads((var_dir / "processes.json").read_text(encoding="utf-8"))
-    product.pids = {name: pids[name] for name in ("public server", "action server")}
+    product.pids = {name: pids[name] for name in ("public server", "core", "action server")}
     return product
 
 

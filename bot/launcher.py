@@ -1,8 +1,10 @@
 """``make run``: start every process the product needs, say where to reach them, stop them together.
 
 Processes (all on loopback by default):
-  action server  ``rasa run actions``   127.0.0.1:5055  (our custom actions)
-  public server  ``python -m bot.server`` 127.0.0.1:5005 (channels, REST, /health)
+  action server  ``rasa run actions``          127.0.0.1:5055  (our custom actions)
+  core           ``python -m bot.server --core`` 127.0.0.1:5006  (the Rasa model)
+  public server  ``python -m bot.server``        127.0.0.1:5005  (channels, REST, /health)
+  fake Twilio and fake WeChat (sandbox only)   127.0.0.1:5101 / 5102
 
 Ctrl-C (or SIGTERM) stops them all; if one dies, the others are stopped too, so a half-running
 product never lingers.
@@ -11,6 +13,7 @@ product never lingers.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -108,6 +111,11 @@ def services(settings: Settings, model: Path) -> list[Service]:
                 str(settings.action_port),
             ],
             f"http://127.0.0.1:{settings.action_port}/health",
+        ),
+        Service(
+            "core",
+            [sys.executable, "-m", "bot.server", "--core"],
+            f"http://127.0.0.1:{settings.core_port}/health",
         ),
         Service(
             "public server",
@@ -212,7 +220,12 @@ def main() -> int:
         model = ensure_model()
     if settings.seed_policies:
         _seed_policies(settings)
-    env = {**os.environ, "SMO_MODEL": str(model), "RASA_TELEMETRY_ENABLED": "false"}
+    env = {
+        **os.environ, "SMO_MODEL": str(model), "RASA_TELEMETRY_ENABLED": "false",
+        # Secrets shared by the gateway and the core for this run only (loopback traffic).
+        "SMO_INTERNAL_TOKEN": secrets.token_urlsafe(24),
+        "SMO_CORE_API_TOKEN": os.environ.get("SMO_RASA_API_TOKEN") or secrets.token_urlsafe(24),
+    }
     sandbox = sandbox_wanted()
     planned = services(settings, model)
     if sandbox is not None:

@@ -1,9 +1,13 @@
-"""The public server: Rasa's agent plus our channels and operational routes on one port (5005).
+"""The two server processes: the public gateway (port 5005) and the core (loopback, port 5006).
 
-Why not plain ``rasa run``: we need routes at the root (``/health``, later ``/console``) and the
-model loaded *after* the port opens, so ``/health`` can say "loading" instead of refusing
-connections for the minute TensorFlow takes. Everything else is Rasa's own ``configure_app`` and
-``load_agent``, so channels registered in ``credentials.yml`` behave exactly as under ``rasa run``.
+``python -m bot.server`` (gateway) owns the public port: provider webhooks, Rasa's REST channel
+(relayed), ``/health``, the staff API and the console. It never loads the model, so a webhook is
+stored and acknowledged in milliseconds whatever the model is doing, and the gateway stays small.
+
+``python -m bot.server --core`` runs Rasa: the agent, Rasa's REST channel, the internal channel the
+gateway hands WhatsApp/WeChat messages to, and Rasa's HTTP API (token-protected, loopback only). It
+opens its port first and loads the model in the background, so ``/health`` says "loading".
+Both use Rasa's own ``configure_app``, so channels behave exactly as under ``rasa run``.
 """
 
 from __future__ import annotations
@@ -14,12 +18,13 @@ import logging
 from pathlib import Path
 
 from rasa.core import agent as rasa_agent
+from rasa.core.channels.rest import RestInput
 from rasa.core.run import configure_app, create_http_input_channels
 from rasa.core.utils import AvailableEndpoints
 from rasa.utils.endpoints import EndpointConfig
 from sanic import Sanic
 
-from bot.agent_host import AgentHost, AgentProxy
+from bot.core_client import CoreClient
 from bot.events import EventBus
 from bot.handoff import guard
 from bot.handoff.service import HandoffService
@@ -27,10 +32,12 @@ from bot.logging_setup import configure_logging
 from bot.outbound import Outbound
 from bot.paths import ROOT
 from bot.settings import Settings, load_settings
+from bot.web.core_proxy import core_proxy_blueprint
 from bot.web.ops import ops_blueprint
 from bot.web.rest_outbox import rest_outbox_blueprint
 from bot.web.staff_api import staff_api_blueprint
 from channels.core.runtime import ChannelRuntime
+from channels.internal import InternalInput
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +47,7 @@ def build_endpoints(settings: Settings) -> AvailableEndpoints:
     from sqlalchemy.engine import make_url
 
     url = make_url(settings.tracker_db_url)
-    tracker = {
-        "type": "SQL",
-        "dialect": url.drivername.split("+")[0],
-        "db": url.database,
-    }
+    tracker = {"type": "SQL", "dialect": url.drivername.split("+")[0], "db": url.database}
     if url.host:
         tracker.update(host=url.host, port=url.port, username=url.username, password=url.password)
     if tracker["dialect"] == "sqlite":
@@ -55,52 +58,29 @@ def build_endpoints(settings: Settings) -> AvailableEndpoints:
     )
 
 
-def build_app(settings: Settings, credentials: Path) -> Sanic:
-    """The Sanic app: Rasa channels, Rasa API (only with a token), and our blueprints."""
+def build_core_app(settings: Settings) -> Sanic:
+    """The core: Rasa's agent with the REST and internal channels and Rasa's HTTP API."""
     endpoints = build_endpoints(settings)
-    channels = create_http_input_channels(None, str(credentials))
     app = configure_app(
-        channels,
+        [RestInput(), InternalInput(settings.internal_token)],
         cors=None,
-        auth_token=settings.rasa_api_token or None,
-        enable_api=settings.enable_rasa_api,
-        port=settings.port,
+        auth_token=settings.core_api_token,
+        enable_api=True,
+        port=settings.core_port,
         endpoints=endpoints,
     )
+    app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
     app.ctx.agent = None
-    app.ctx.settings = settings
     app.ctx.bus = EventBus()
-    app.ctx.outbound = Outbound()
-    app.ctx.handoff = None
-    app.config.REQUEST_MAX_SIZE = settings.max_body_bytes  # larger bodies get 413
-    host = AgentHost()
-    app.ctx.host = host
-    runtime = ChannelRuntime(lambda: host.agent, app.ctx.bus, runner=host.run)
-    app.ctx.channels = runtime
-    for channel in channels:
-        attach = getattr(channel, "attach", None)
-        adapter = attach(runtime) if attach else None
-        if adapter is not None:
-            app.ctx.outbound.register(adapter.name, adapter)
     app.blueprint(ops_blueprint())
-    app.blueprint(rest_outbox_blueprint())
-    if settings.staff_api_token:
-        app.blueprint(staff_api_blueprint(settings.staff_api_token))
 
     async def load_model(running_app: Sanic) -> None:
-        """Load after the port is open; /health answers 503 until this finishes."""
         model = str(settings.model_path) if settings.model_path else str(ROOT / "models")
         logger.info("loading model %s", model)
-        running_app.ctx.bus.bind(asyncio.get_running_loop())
-        agent = await host.load(
-            lambda loop: rasa_agent.load_agent(model_path=model, endpoints=endpoints, loop=loop)
-        )
+        agent = await rasa_agent.load_agent(
+            model_path=model, endpoints=endpoints, loop=asyncio.get_running_loop())
         guard.install(agent, running_app.ctx.bus)
-        running_app.ctx.channels.start()
-        running_app.ctx.handoff = HandoffService(
-            agent, running_app.ctx.outbound, running_app.ctx.bus, runner=host.run
-        )
-        running_app.ctx.agent = AgentProxy(host)
+        running_app.ctx.agent = agent
         logger.info("model loaded; the assistant is answering")
 
     app.register_listener(
@@ -110,17 +90,62 @@ def build_app(settings: Settings, credentials: Path) -> Sanic:
     return app
 
 
+def build_gateway_app(settings: Settings, credentials: Path) -> Sanic:
+    """The public gateway: provider channels, relayed REST, ops, staff API; no model."""
+    app = Sanic("smo_gateway", configure_logging=False)
+    app.config.REQUEST_MAX_SIZE = settings.max_body_bytes  # larger bodies get 413
+    app.ctx.bus = EventBus()
+    app.ctx.outbound = Outbound()
+    app.ctx.core = CoreClient(settings.core_url, settings.core_api_token, settings.internal_token)
+    runtime = ChannelRuntime(app.ctx.core, app.ctx.bus)
+    app.ctx.channels = runtime
+    for channel in create_http_input_channels(None, str(credentials)):
+        attach = getattr(channel, "attach", None)
+        if attach is None:
+            continue  # Rasa's own channels (REST) live in the core
+        adapter = attach(runtime)
+        if adapter is not None:
+            app.ctx.outbound.register(adapter.name, adapter)
+        app.blueprint(channel.blueprint(lambda _message: None),
+                      url_prefix=f"/webhooks/{channel.name()}")
+    app.ctx.handoff = HandoffService(app.ctx.core, app.ctx.outbound, app.ctx.bus)
+    app.blueprint(ops_blueprint())
+    app.blueprint(core_proxy_blueprint(settings.enable_rasa_api))
+    app.blueprint(rest_outbox_blueprint())
+    if settings.staff_api_token:
+        app.blueprint(staff_api_blueprint(settings.staff_api_token))
+
+    @app.listener("after_server_start")
+    async def start(running_app: Sanic, loop: asyncio.AbstractEventLoop) -> None:
+        running_app.ctx.bus.bind(loop)
+        runtime.start()
+
+    @app.listener("before_server_stop")
+    async def stop(running_app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:
+        await running_app.ctx.core.close()
+
+    return app
+
+
 def main(argv: list[str] | None = None) -> None:
-    """``python -m bot.server``: run the public server in the foreground."""
+    """``python -m bot.server [--core]``: run one of the two servers in the foreground."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--core", action="store_true", help="run the core (model) server")
     parser.add_argument("--credentials", type=Path, default=ROOT / "credentials.yml")
     args = parser.parse_args(argv)
     settings = load_settings()
     configure_logging(settings.log_level)
-    app = build_app(settings, args.credentials)
-    logger.info("public server on %s", settings.public_url)
-    app.run(host=settings.host, port=settings.port, workers=1, access_log=False, motd=False)
+    if args.core:
+        app = build_core_app(settings)
+        host, port = "127.0.0.1", settings.core_port
+    else:
+        app = build_gateway_app(settings, args.credentials)
+        host, port = settings.host, settings.port
+    logger.info("%s on http://%s:%s", "core" if args.core else "gateway", host, port)
+    app.run(host=host, port=port, workers=1, access_log=False, motd=False)
 
 
 if __name__ == "__main__":
     main()
+
+

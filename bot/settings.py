@@ -65,6 +65,10 @@ class Settings:
     staff_api_token: str = field(default="", repr=False)
     seed_policies: bool = True
     max_body_bytes: int = 1_000_000
+    core_port: int = 5006
+    core_url: str = "http://127.0.0.1:5006"
+    core_api_token: str = field(default="", repr=False)
+    internal_token: str = field(default="", repr=False)
     log_level: str = "INFO"
 
     @property
@@ -95,6 +99,12 @@ def load_settings() -> Settings:
         staff_api_token=os.environ.get("SMO_STAFF_API_TOKEN", ""),
         seed_policies=_bool("SMO_SEED_POLICIES", True),
         max_body_bytes=_int("SMO_MAX_BODY_BYTES", 1_000_000, minimum=1024),
+        core_port=_int("SMO_CORE_PORT", 5006, minimum=1),
+        core_url=os.environ.get(
+            "SMO_CORE_URL", f"http://127.0.0.1:{_int('SMO_CORE_PORT', 5006, minimum=1)}"),
+        # The core's Rasa API token: the operator's, or a per-run secret shared with the gateway.
+        core_api_token=api_token or os.environ.get("SMO_CORE_API_TOKEN", ""),
+        internal_token=os.environ.get("SMO_INTERNAL_TOKEN", ""),
         log_level=os.environ.get("SMO_LOG_LEVEL", "INFO").upper(),
     )
     if settings.enable_rasa_api and not settings.rasa_api_token:

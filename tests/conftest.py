@@ -79,7 +79,7 @@ def assistant(
     """Start the whole product once per test session via the same launcher ``make run`` uses."""
     var_dir = tmp_path_factory.mktemp("var")
     port, action_port = free_port(), free_port()
-    twilio_port, wechat_port = free_port(), free_port()
+    twilio_port, wechat_port, core_port = free_port(), free_port(), free_port()
     token = secrets.token_hex(16)
     staff_token = secrets.token_hex(16)
     log = var_dir / "assistant.log"
@@ -93,6 +93,7 @@ def assistant(
         "SMO_RASA_API_TOKEN": token,
         "SMO_STAFF_API_TOKEN": staff_token,
         "SMO_OFFICE_HOURS": "Mon-Sun 00:00-23:59",
+        "SMO_CORE_PORT": str(core_port),
         "SMO_FAKE_TWILIO_PORT": str(twilio_port),
         "SMO_FAKE_WECHAT_PORT": str(wechat_port),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",

@@ -13,7 +13,6 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from types import SimpleNamespace
 
 import pytest
 from sanic import Sanic
@@ -28,20 +27,12 @@ from channels.wechat import WeChatInput
 SLOW_S = 6.0
 
 
-class SlowAgent:
-    """Answers every message with its text reversed, after ``SLOW_S`` seconds."""
+class SlowCore:
+    """Stands in for the model process: answers with the text reversed after ``SLOW_S`` s."""
 
-    def __init__(self) -> None:
-        tracker = SimpleNamespace(events=[], get_slot=lambda name: "en")
-
-        async def get_tracker(_cid: str) -> SimpleNamespace:
-            return tracker
-
-        self.processor = SimpleNamespace(get_tracker=get_tracker)
-
-    async def handle_message(self, message) -> None:  # noqa: ANN001
+    async def handle(self, sender, text, channel, message_id, metadata=None, log_only=False):  # noqa: ANN001, ANN201
         await asyncio.sleep(SLOW_S)
-        await message.output_channel.send_text_message(message.sender_id, message.text[::-1])
+        return [{"text": text[::-1]}], "en"
 
 
 def serve(app: Sanic, port: int) -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
@@ -75,12 +66,11 @@ def slow_server(database: str):  # noqa: ANN201
                                   token=defaults.WECHAT_TOKEN, api_url=fake.url)
         app = Sanic(f"late_reply_{port}")
         channel = WeChatInput(settings)
-        agent = SlowAgent()
         state: dict = {}
 
         @app.listener("after_server_start")
         async def start_runtime(app_: Sanic, _loop) -> None:  # noqa: ANN001
-            runtime = ChannelRuntime(lambda: agent, EventBus())
+            runtime = ChannelRuntime(SlowCore(), EventBus())
             channel.attach(runtime)
             runtime.start()
             state["runtime"] = runtime

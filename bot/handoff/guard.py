@@ -16,9 +16,9 @@ from rasa.core.agent import Agent
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import BotUttered
 
+from bot import responses
 from bot.cases import store
 from bot.events import EventBus
-from bot.handoff.service import render
 from bot.language import decide, detect
 from bot.screening import screen
 
@@ -63,7 +63,7 @@ async def _answer_emergency_if_held(
     if screening.category != "emergency":
         return None
     language = decide(held.language, detect(text))
-    answer = render(agent, "utter_emergency", language, held.channel)
+    answer = responses.text("utter_emergency", language)
     await message.output_channel.send_text_message(message.sender_id, answer)
     store.open_case(
         conversation_id=message.sender_id,

@@ -1,4 +1,8 @@
-"""Operational routes on the public server: ``/health`` (alive and model loaded) and ``/ready``."""
+"""Operational routes: ``/health`` (the model answers) and ``/ready``, on the gateway and the core.
+
+On the core, "ready" means its agent is loaded; on the gateway, that the core is ready (checked
+live, so a restarted core is noticed).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
 
-def agent_ready(app: Sanic) -> bool:
-    """True once the model is loaded and can answer."""
+async def model_ready(app: Sanic) -> bool:
+    """True once a message would be answered by the model."""
+    core = getattr(app.ctx, "core", None)
+    if core is not None:
+        return await core.ready()
     agent = getattr(app.ctx, "agent", None)
     return bool(agent is not None and agent.is_ready())
 
@@ -19,13 +26,13 @@ def ops_blueprint() -> Blueprint:
 
     @bp.get("/health")
     async def health(request: Request) -> HTTPResponse:
-        if agent_ready(request.app):
+        if await model_ready(request.app):
             return json({"status": "ok", "model": "loaded"})
         return json({"status": "starting", "model": "loading"}, status=503)
 
     @bp.get("/ready")
     async def ready(request: Request) -> HTTPResponse:
-        if agent_ready(request.app):
+        if await model_ready(request.app):
             return json({"status": "ready"})
         return json({"status": "not ready", "model": "loading"}, status=503)
 

@@ -18,15 +18,15 @@ import contextlib
 import logging
 import random
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from bot import responses
 from bot.db import Base, engine, session
 from bot.events import EventBus
 from channels.core.models import Contact, InboundMessage, OutboundMessage
@@ -70,6 +70,11 @@ def _now() -> datetime:
     return datetime.utcnow()
 
 
+def notice(response: str, language: str | None) -> Outgoing:
+    """A domain response (outside the dialogue) as one bubble, in the conversation's language."""
+    return render([responses.message(response, language)], language)[0]
+
+
 def conversation_id(channel: str, sender: str) -> str:
     """Rasa's sender id: one conversation per channel identity."""
     return sender if sender.startswith(f"{channel}:") else f"{channel}:{sender}"
@@ -78,17 +83,9 @@ def conversation_id(channel: str, sender: str) -> str:
 class ChannelRuntime:
     """Shared inbox/outbox processing for all provider channels of one server."""
 
-    def __init__(
-        self,
-        agent_getter: Callable[[], Any],
-        bus: EventBus,
-        limiter: RateLimiter | None = None,
-        runner: Callable[[Coroutine[Any, Any, Any]], Awaitable[Any]] | None = None,
-    ) -> None:
+    def __init__(self, core: Any, bus: EventBus, limiter: RateLimiter | None = None) -> None:
         Base.metadata.create_all(engine())
-        self._agent_getter = agent_getter
-        # Where the agent's coroutines run (its own loop in the server; here by default).
-        self._run = runner or (lambda coroutine: coroutine)
+        self.core = core  # bot.core_client.CoreClient: the model runs in another process
         self.bus = bus
         self.limiter = limiter or RateLimiter.from_env()
         self.adapters: dict[str, ChannelAdapter] = {}
@@ -118,11 +115,6 @@ class ChannelRuntime:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
-
-    async def _agent(self) -> Any:
-        while (agent := self._agent_getter()) is None:
-            await asyncio.sleep(0.2)
-        return agent
 
     # ---- inbound ---------------------------------------------------------------------------
     def accept(
@@ -223,25 +215,17 @@ class ChannelRuntime:
     async def _rate_limited(self, inbound_id: int) -> None:
         """Record the message in the transcript (nothing is lost) and answer politely once."""
         row = self._inbound(inbound_id)
-        agent = await self._agent()
         cid = conversation_id(row.channel, row.sender)
         async with self._sender_locks[cid]:
-            await self._run(
-                agent.processor.log_message(
-                    UserMessage(
-                        as_text(row.text),
-                        CollectingOutputChannel(),
-                        cid,
-                        input_channel=row.channel,
-                        message_id=f"{row.channel}:{row.id}",
-                    ),
-                    should_save_tracker=True,
-                )
-            )
+            try:
+                _, language = await self.core.handle(cid, as_text(row.text), row.channel,
+                                                     f"{row.channel}:{row.id}", log_only=True)
+            except Exception:  # the core is down: keep it pending, the recovery resumes it
+                logger.warning("core unavailable; rate-limited message %s stays pending", row.id)
+                return
             bubbles: list[Outgoing] = []
             if self.limiter.first_refusal(f"{row.channel}:{row.sender}"):
-                notice = self.notice(agent, "utter_rate_limited", cid, row.channel)
-                bubbles = [await self._run(notice)]
+                bubbles = [notice("utter_rate_limited", language)]
             self._enqueue(row.channel, row.sender, bubbles, f"in:{row.id}")
             self._finish(row.id, "rate_limited")
         self._kick.set()
@@ -263,34 +247,26 @@ class ChannelRuntime:
         if row is None or row.status != "pending":
             return
         cid = conversation_id(row.channel, row.sender)
-        agent = await self._agent()
         async with self._sender_locks[cid]:
             row = self._inbound(inbound_id)
             if row.status != "pending":
                 return
             try:
-                bubbles = await self._run(self._answer(agent, row, cid))
-            except Exception:  # keep the row pending: a restart (or the next try) resumes it
-                logger.exception("processing inbound %s failed", inbound_id)
-                with session() as db:
-                    db.execute(
-                        update(InboundMessage)
-                        .where(InboundMessage.id == inbound_id)
-                        .values(attempts=InboundMessage.attempts + 1)
-                    )
+                bubbles = await self._answer(row, cid)
+            except Exception as exc:  # core down or a bug: retry later, never drop the message
+                attempts = self._count_attempt(inbound_id)
+                logger.warning("inbound %s not answered yet (%s); retry %s", inbound_id,
+                               type(exc).__name__, attempts)
+                self._spawn(self._retry_later(cid, inbound_id, attempts))
                 return
             waiter = self._waiters.pop(inbound_id, None)
             adapter = self.adapters[row.channel]
             combined = "\n\n".join(b.text for b in bubbles)
-            if (
-                waiter is not None
-                and not waiter.done()
-                and adapter.measure(combined) <= adapter.limit
-            ):
+            fits = adapter.measure(combined) <= adapter.limit
+            if waiter is not None and not waiter.done() and fits:
                 # The webhook is still waiting: the reply goes back passively, in one message.
-                self._enqueue(
-                    row.channel, row.sender, [Outgoing(combined)], f"in:{row.id}", status="passive"
-                )
+                self._enqueue(row.channel, row.sender, [Outgoing(combined)], f"in:{row.id}",
+                              status="passive")
                 waiter.set_result(combined)
             else:
                 self._enqueue(row.channel, row.sender, bubbles, f"in:{row.id}")
@@ -300,53 +276,36 @@ class ChannelRuntime:
         await self.bus.publish("message", {"conversation": cid, "channel": row.channel})
         self._kick.set()
 
-    async def _answer(self, agent: Any, row: InboundMessage, cid: str) -> list[Outgoing]:
+    def _count_attempt(self, inbound_id: int) -> int:
+        with session() as db:
+            db.execute(update(InboundMessage).where(InboundMessage.id == inbound_id)
+                       .values(attempts=InboundMessage.attempts + 1))
+            return db.get(InboundMessage, inbound_id).attempts
+
+    async def _retry_later(self, cid: str, inbound_id: int, attempts: int) -> None:
+        await asyncio.sleep(min(30.0, 0.5 * 2 ** min(attempts, 6)))
+        self._schedule(cid, inbound_id)
+
+    async def _answer(self, row: InboundMessage, cid: str) -> list[Outgoing]:
         message_id = f"{row.channel}:{row.id}"
-        tracker = await agent.processor.get_tracker(cid)
-        if any(getattr(e, "message_id", None) == message_id for e in tracker.events):
-            # Processed before a crash: the replies are in the transcript, not yet in the outbox.
-            return self._replies_from_tracker(tracker, message_id)
-        contact = self.contact(row.channel, row.sender)
-        text = row.text
         if row.kind in ("media", "location"):
-            return await self._answer_attachment(agent, row, cid)
+            return await self._answer_attachment(row, cid)
         if row.kind == "event":  # a new follower: the trilingual welcome and menu
-            return await self._welcome(agent, row, cid)
-        payload = choose_option(text, contact.options if contact else None)
-        collector = CollectingOutputChannel()
-        await agent.handle_message(
-            UserMessage(
-                payload or as_text(text),
-                collector,
-                cid,
-                input_channel=row.channel,
-                message_id=message_id,
-                metadata={"kind": row.kind},
-            )
-        )
-        tracker = await agent.processor.get_tracker(cid)
-        language = tracker.get_slot("language")
-        bubbles = render(collector.messages, language)
+            return self._welcome(row)
+        contact = self.contact(row.channel, row.sender)
+        payload = choose_option(row.text, contact.options if contact else None)
+        messages, language = await self.core.handle(
+            cid, payload or as_text(row.text), row.channel, message_id, {"kind": row.kind})
+        bubbles = render(messages, language)
         self._remember_options(row.channel, row.sender, bubbles, language)
         return bubbles
 
-    async def notice(self, agent: Any, response: str, cid: str, channel: str) -> Outgoing:
-        """A domain response rendered in the conversation's language, outside the dialogue."""
-        tracker = await agent.processor.get_tracker(cid)
-        message = agent.processor.nlg.generate_from_slots(
-            response, {"language": tracker.get_slot("language")}, channel
-        )
-        return Outgoing((message or {}).get("text") or "")
-
-    async def _welcome(self, agent: Any, row: InboundMessage, cid: str) -> list[Outgoing]:
-        message = agent.processor.nlg.generate_from_slots(
-            "utter_welcome_subscribe", {}, row.channel
-        )
-        bubbles = render([message or {}], None)
+    def _welcome(self, row: InboundMessage) -> list[Outgoing]:
+        bubbles = render([responses.message("utter_welcome_subscribe", None)], None)
         self._remember_options(row.channel, row.sender, bubbles, None)
         return bubbles
 
-    async def _answer_attachment(self, agent: Any, row: InboundMessage, cid: str) -> list[Outgoing]:
+    async def _answer_attachment(self, row: InboundMessage, cid: str) -> list[Outgoing]:
         """Media and locations: kept on the case by reference, acknowledged, a text asked for.
 
         The reference (provider URL and type), never the content, goes on the open case; the
@@ -361,49 +320,11 @@ class ChannelRuntime:
         for reference in attachments:
             cases.add_media(cid, {**reference, "received_at": row.received_at.isoformat()})
         label = ", ".join(str(a.get("type") or "file") for a in attachments) or row.kind
-        if row.text.strip():
-            collector = CollectingOutputChannel()
-            await agent.handle_message(
-                UserMessage(
-                    as_text(row.text),
-                    collector,
-                    cid,
-                    input_channel=row.channel,
-                    message_id=message_id,
-                )
-            )
-            tracker = await agent.processor.get_tracker(cid)
-            replies = render(collector.messages, tracker.get_slot("language"))
-        else:
-            await agent.processor.log_message(
-                UserMessage(
-                    f"[{label}]",
-                    CollectingOutputChannel(),
-                    cid,
-                    input_channel=row.channel,
-                    message_id=message_id,
-                ),
-                should_save_tracker=True,
-            )
-            replies = []
-        return [await self.notice(agent, "utter_media_received", cid, row.channel), *replies]
-
-    @staticmethod
-    def _replies_from_tracker(tracker: Any, message_id: str) -> list[Outgoing]:
-        bubbles: list[Outgoing] = []
-        seen = False
-        for event in tracker.events:
-            if event.type_name == "user":
-                if seen:
-                    break
-                seen = getattr(event, "message_id", None) == message_id
-            elif seen and event.type_name == "bot" and event.text:
-                bubbles.extend(
-                    render(
-                        [{"text": event.text, **(event.data or {})}], tracker.get_slot("language")
-                    )
-                )
-        return bubbles
+        caption = row.text.strip()
+        messages, language = await self.core.handle(
+            cid, as_text(caption) if caption else f"[{label}]", row.channel, message_id,
+            {"kind": row.kind}, log_only=not caption)
+        return [notice("utter_media_received", language), *render(messages, language)]
 
     @staticmethod
     def _remember_options(

@@ -1,0 +1,85 @@
+"""The core's internal channel: how the gateway hands a WhatsApp or WeChat message to Rasa.
+
+The gateway (public port) stores, acknowledges and sends; the core (an internal port on loopback)
+runs the model. ``POST /webhooks/internal/webhook`` takes one message with the channel it came
+from and its durable id, runs it through the agent (emergency guard included), and answers with
+the bot's messages and the conversation's reply language. A message already in the transcript
+(the gateway crashed after the core answered) is not processed again: its replies are read back
+from the tracker. Protected by a shared secret header; the core listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint
+from sanic.request import Request
+from sanic.response import HTTPResponse, json
+
+TOKEN_HEADER = "x-internal-token"
+
+
+def replies_from_tracker(tracker: Any, message_id: str) -> list[dict[str, Any]]:
+    """The bot's messages that followed the user message ``message_id``."""
+    replies: list[dict[str, Any]] = []
+    seen = False
+    for event in tracker.events:
+        if event.type_name == "user":
+            if seen:
+                break
+            seen = getattr(event, "message_id", None) == message_id
+        elif seen and event.type_name == "bot" and event.text:
+            replies.append({"text": event.text, **{k: v for k, v in (event.data or {}).items()
+                                                   if k == "buttons" and v}})
+    return replies
+
+
+class InternalInput(InputChannel):
+    """Rasa input channel ``internal`` (core only; registered by the core's credentials)."""
+
+    def __init__(self, token: str | None = None) -> None:
+        self.token = token if token is not None else os.environ.get("SMO_INTERNAL_TOKEN", "")
+
+    @classmethod
+    def name(cls) -> str:
+        return "internal"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        return cls()
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        bp = Blueprint("internal_webhook", __name__)
+
+        @bp.post("/webhook")
+        async def receive(request: Request) -> HTTPResponse:
+            given = request.headers.get(TOKEN_HEADER, "")
+            if not self.token or not hmac.compare_digest(given.encode(), self.token.encode()):
+                return json({"error": "forbidden"}, status=403)
+            body = request.json or {}
+            agent = request.app.ctx.agent
+            if agent is None:
+                return json({"error": "model loading"}, status=503)
+            sender, message_id = str(body["sender"]), str(body["message_id"])
+            channel = str(body.get("input_channel") or "internal")
+            tracker = await agent.processor.get_tracker(sender)
+            if any(getattr(e, "message_id", None) == message_id for e in tracker.events):
+                messages = replies_from_tracker(tracker, message_id)
+            else:
+                collector = CollectingOutputChannel()
+                user_message = UserMessage(str(body.get("text", "")), collector, sender,
+                                           input_channel=channel, message_id=message_id,
+                                           metadata=body.get("metadata") or {})
+                if body.get("log_only"):
+                    await agent.processor.log_message(user_message, should_save_tracker=True)
+                else:
+                    await on_new_message(user_message)
+                messages = collector.messages
+                tracker = await agent.processor.get_tracker(sender)
+            return json({"messages": messages, "language": tracker.get_slot("language")})
+
+        return bp
