@@ -34,6 +34,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API
     # WAL + NORMAL: a commit survives a crash of our process (kill -9) but skips the fsync per
     # commit, which costs milliseconds on every webhook; only an OS crash could lose the last ones.
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # No checkpoint inside a commit (it would stall whichever request committed); the channel
+    # runtime checkpoints in the background, and SQLite does on the last close.
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.execute("PRAGMA busy_timeout=5000")  # two processes (server, actions) share the file
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
@@ -60,6 +63,14 @@ def _engine(url: str) -> Engine:
 
     Base.metadata.create_all(eng)
     return eng
+
+
+def checkpoint(url: str | None = None) -> None:
+    """Fold the SQLite write-ahead log back into the database (no-op elsewhere)."""
+    eng = engine(url)
+    if eng.dialect.name == "sqlite":
+        with eng.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 @contextmanager

@@ -313,13 +313,15 @@ class WeChatInput(InputChannel):
         elif info["kind"] in ("event", "unsupported"):
             return text("success")  # menu clicks, views and the like need no answer
         inbound_id, is_new = runtime.accept(
-            self.name(), info["id"], message.source, info["kind"], info["text"], info["payload"]
+            self.name(), info["id"], message.source, info["kind"], info["text"],
+            info["payload"], want_reply=True,
         )
-        if not is_new:
+        waiter = runtime.reply_future(inbound_id) if is_new else None
+        if waiter is None:
             return text("success")  # WeChat's retry: the first delivery is being answered
-        waiter = runtime.expect_reply(inbound_id)
         try:
-            reply = await asyncio.wait_for(asyncio.shield(waiter), self.settings.reply_wait_seconds)
+            reply = await asyncio.wait_for(asyncio.wrap_future(waiter),
+                                           self.settings.reply_wait_seconds)
         except (asyncio.TimeoutError, asyncio.CancelledError):
             runtime.give_up_waiting(inbound_id)
             return text("success")

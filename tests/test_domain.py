@@ -14,7 +14,7 @@ from bot.plans import catalogue, eligible_codes
 
 ROOT = Path(__file__).resolve().parent.parent
 FACTS = yaml.safe_load((ROOT / "data" / "facts.yml").read_text(encoding="utf-8"))
-SINGLE_VARIANT = {"utter_greet_bilingual", "utter_welcome_subscribe"}  # before any language
+SINGLE_VARIANT = {"utter_welcome_subscribe"}  # trilingual on purpose: sent before any language
 MAX_BUBBLE = {"en": 450, "zh-Hant": 350, "zh-Hans": 350}
 HK_STANDARD = set("台")  # Hong Kong's standard form, though s2t maps it to 臺
 QUOTES = str.maketrans("", "", '“”「」"')

@@ -78,6 +78,8 @@ def slow_server(database: str):  # noqa: ANN201
         app.blueprint(channel.blueprint(lambda m: None), url_prefix="/webhooks/wechat")
         serve(app, port)
         yield f"http://127.0.0.1:{port}", fake.url
+        if "runtime" in state:
+            state["runtime"].stop()
 
 
 def test_slow_answer_is_acknowledged_then_delivered(slow_server) -> None:

@@ -14,9 +14,11 @@ On start, pending inbox and outbox rows are resumed: a restarted instance loses 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import random
+import threading
 from collections import defaultdict, deque
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -92,10 +94,13 @@ class ChannelRuntime:
         self._sender_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._queues: dict[str, deque[int]] = defaultdict(deque)
         self._workers: dict[str, asyncio.Task] = {}
-        self._waiters: dict[int, asyncio.Future] = {}
-        self._kick = asyncio.Event()
+        self._waiters: dict[int, concurrent.futures.Future] = {}
+        self._kick: asyncio.Event | None = None
         self._tasks: set[asyncio.Task] = set()
         self._started = False
+        # Processing and sending run on their own loop in a background thread: the web loop
+        # only stores and acknowledges, so a burst of answers never delays an acknowledgement.
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
     def register(self, adapter: ChannelAdapter) -> None:
@@ -103,15 +108,53 @@ class ChannelRuntime:
         self.adapters[adapter.name] = adapter
 
     def start(self) -> None:
-        """Resume unfinished work and start the send loop (idempotent)."""
+        """Start the worker loop, resume unfinished work and the send loop (idempotent)."""
         if self._started:
             return
         self._started = True
-        self._spawn(self._recover())
-        self._spawn(self._send_loop())
+        self._started_at = _now()  # recovery is for what came before; later rows are live
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def serve() -> None:
+            asyncio.set_event_loop(loop)
+            self._kick = asyncio.Event()
+            ready.set()
+            loop.run_forever()
+
+        threading.Thread(target=serve, name="channel-runtime", daemon=True).start()
+        ready.wait()
+        self._loop = loop
+        self._call(self._spawn, self._recover_then_send())
+        self._call(self._spawn, self._checkpoint_loop())
+
+    def stop(self) -> None:
+        """Stop the worker loop (unfinished rows stay durable for the next start)."""
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+
+        def halt() -> None:
+            for task in list(self._tasks):
+                task.cancel()
+            loop.stop()
+
+        loop.call_soon_threadsafe(halt)
+        self._started = False
+
+    def _call(self, function: Any, *args: Any) -> None:
+        """Run ``function(*args)`` on the worker loop, from any thread."""
+        assert self._loop is not None, "ChannelRuntime.start() first"
+        self._loop.call_soon_threadsafe(function, *args)
+
+    def _kick_now(self) -> None:
+        """Wake the send loop (thread-safe)."""
+        if self._loop is not None and self._kick is not None:
+            self._loop.call_soon_threadsafe(self._kick.set)
 
     def _spawn(self, coroutine: Awaitable[Any]) -> asyncio.Task:
-        task = asyncio.ensure_future(coroutine)
+        """A task on the worker loop (call on the worker loop)."""
+        task = asyncio.ensure_future(coroutine, loop=self._loop)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -125,8 +168,13 @@ class ChannelRuntime:
         kind: str,
         text: str,
         payload: dict[str, Any] | None = None,
+        *,
+        want_reply: bool = False,
     ) -> tuple[int, bool]:
-        """Store an inbound message durably; (inbox id, False) if it is a retry of one we have."""
+        """Store an inbound message durably; (inbox id, False) if it is a retry of one we have.
+
+        ``want_reply``: the webhook will wait for the reply (``reply_future``) to answer passively.
+        """
         now = _now()
         try:
             with session() as db:
@@ -153,10 +201,12 @@ class ChannelRuntime:
                 ).scalar_one()
             return existing, False
         self._release_held(channel, sender)
+        if want_reply:
+            self._waiters[inbound_id] = concurrent.futures.Future()
         if self.limiter.allow(f"{channel}:{sender}"):
-            self._schedule(conversation_id(channel, sender), inbound_id)
+            self._call(self._schedule, conversation_id(channel, sender), inbound_id)
         else:
-            self._spawn(self._rate_limited(inbound_id))
+            self._call(self._spawn, self._rate_limited(inbound_id))
         return inbound_id, True
 
     def _schedule(self, cid: str, inbound_id: int) -> None:
@@ -200,11 +250,9 @@ class ChannelRuntime:
                 .values(subscribed=int(subscribed))
             )
 
-    def expect_reply(self, inbound_id: int) -> asyncio.Future:
-        """A future the processing fulfils with the bubbles, for a passive (synchronous) reply."""
-        future: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._waiters[inbound_id] = future
-        return future
+    def reply_future(self, inbound_id: int) -> concurrent.futures.Future | None:
+        """The future processing fulfils with the reply text (``accept(want_reply=True)``)."""
+        return self._waiters.get(inbound_id)
 
     def give_up_waiting(self, inbound_id: int) -> None:
         """The webhook answered without the reply; it will be sent by the send loop."""
@@ -218,8 +266,9 @@ class ChannelRuntime:
         cid = conversation_id(row.channel, row.sender)
         async with self._sender_locks[cid]:
             try:
-                _, language = await self.core.handle(cid, as_text(row.text), row.channel,
-                                                     f"{row.channel}:{row.id}", log_only=True)
+                _, language = await self.core.handle(
+                    cid, as_text(row.text), row.channel, f"{row.channel}:{row.id}", log_only=True
+                )
             except Exception:  # the core is down: keep it pending, the recovery resumes it
                 logger.warning("core unavailable; rate-limited message %s stays pending", row.id)
                 return
@@ -228,7 +277,7 @@ class ChannelRuntime:
                 bubbles = [notice("utter_rate_limited", language)]
             self._enqueue(row.channel, row.sender, bubbles, f"in:{row.id}")
             self._finish(row.id, "rate_limited")
-        self._kick.set()
+        self._kick_now()
 
     def _inbound(self, inbound_id: int) -> InboundMessage:
         with session() as db:
@@ -255,8 +304,12 @@ class ChannelRuntime:
                 bubbles = await self._answer(row, cid)
             except Exception as exc:  # core down or a bug: retry later, never drop the message
                 attempts = self._count_attempt(inbound_id)
-                logger.warning("inbound %s not answered yet (%s); retry %s", inbound_id,
-                               type(exc).__name__, attempts)
+                logger.warning(
+                    "inbound %s not answered yet (%s); retry %s",
+                    inbound_id,
+                    type(exc).__name__,
+                    attempts,
+                )
                 self._spawn(self._retry_later(cid, inbound_id, attempts))
                 return
             waiter = self._waiters.pop(inbound_id, None)
@@ -265,8 +318,9 @@ class ChannelRuntime:
             fits = adapter.measure(combined) <= adapter.limit
             if waiter is not None and not waiter.done() and fits:
                 # The webhook is still waiting: the reply goes back passively, in one message.
-                self._enqueue(row.channel, row.sender, [Outgoing(combined)], f"in:{row.id}",
-                              status="passive")
+                self._enqueue(
+                    row.channel, row.sender, [Outgoing(combined)], f"in:{row.id}", status="passive"
+                )
                 waiter.set_result(combined)
             else:
                 self._enqueue(row.channel, row.sender, bubbles, f"in:{row.id}")
@@ -274,12 +328,15 @@ class ChannelRuntime:
                     waiter.set_result(None)
             self._finish(row.id, "done")
         await self.bus.publish("message", {"conversation": cid, "channel": row.channel})
-        self._kick.set()
+        self._kick_now()
 
     def _count_attempt(self, inbound_id: int) -> int:
         with session() as db:
-            db.execute(update(InboundMessage).where(InboundMessage.id == inbound_id)
-                       .values(attempts=InboundMessage.attempts + 1))
+            db.execute(
+                update(InboundMessage)
+                .where(InboundMessage.id == inbound_id)
+                .values(attempts=InboundMessage.attempts + 1)
+            )
             return db.get(InboundMessage, inbound_id).attempts
 
     async def _retry_later(self, cid: str, inbound_id: int, attempts: int) -> None:
@@ -295,7 +352,8 @@ class ChannelRuntime:
         contact = self.contact(row.channel, row.sender)
         payload = choose_option(row.text, contact.options if contact else None)
         messages, language = await self.core.handle(
-            cid, payload or as_text(row.text), row.channel, message_id, {"kind": row.kind})
+            cid, payload or as_text(row.text), row.channel, message_id, {"kind": row.kind}
+        )
         bubbles = render(messages, language)
         self._remember_options(row.channel, row.sender, bubbles, language)
         return bubbles
@@ -322,8 +380,13 @@ class ChannelRuntime:
         label = ", ".join(str(a.get("type") or "file") for a in attachments) or row.kind
         caption = row.text.strip()
         messages, language = await self.core.handle(
-            cid, as_text(caption) if caption else f"[{label}]", row.channel, message_id,
-            {"kind": row.kind}, log_only=not caption)
+            cid,
+            as_text(caption) if caption else f"[{label}]",
+            row.channel,
+            message_id,
+            {"kind": row.kind},
+            log_only=not caption,
+        )
         return [notice("utter_media_received", language), *render(messages, language)]
 
     @staticmethod
@@ -394,7 +457,7 @@ class ChannelRuntime:
             status="held" if held else "pending",
             kind=kind,
         )
-        self._kick.set()
+        self._kick_now()
         return ids
 
     def _release_held(self, channel: str, sender: str) -> None:
@@ -409,17 +472,34 @@ class ChannelRuntime:
                 .values(status="pending", next_attempt_at=_now())
             ).rowcount
         if released:
-            self._kick.set()
+            self._kick_now()
+
+    async def _recover_then_send(self) -> None:
+        """Recovery finishes before the send loop starts, so no in-flight row is touched twice."""
+        await self._recover()
+        await self._send_loop()
+
+    async def _checkpoint_loop(self) -> None:
+        """Checkpoint the database's write-ahead log off the acknowledgement path."""
+        from bot.db import checkpoint
+
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(5)
+            try:
+                await loop.run_in_executor(None, checkpoint)
+            except Exception:  # a busy database: next time
+                logger.debug("checkpoint skipped", exc_info=True)
 
     async def _send_loop(self) -> None:
         while True:
-            self._kick.clear()  # before sending: a kick during the round must not be lost
+            self._kick.clear()  # type: ignore[union-attr]  # before sending: keep later kicks
             try:
                 await self._send_due()
             except Exception:  # never let the loop die; rows stay pending and are retried
                 logger.exception("send loop iteration failed")
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), timeout=0.5)
+                await asyncio.wait_for(self._kick.wait(), timeout=0.5)  # type: ignore[union-attr]
 
     async def _send_due(self) -> None:
         now = _now()
@@ -439,7 +519,7 @@ class ChannelRuntime:
         due = [row for row in heads.values() if row.next_attempt_at <= now]
         if due:
             await asyncio.gather(*(self._send_one(row) for row in due))
-            self._kick.set()
+            self._kick_now()
 
     async def _send_one(self, row: OutboundMessage) -> None:
         adapter = self.adapters.get(row.channel)
@@ -507,7 +587,10 @@ class ChannelRuntime:
             pending = (
                 db.execute(
                     select(InboundMessage.id)
-                    .where(InboundMessage.status == "pending")
+                    .where(
+                        InboundMessage.status == "pending",
+                        InboundMessage.received_at < self._started_at,
+                    )
                     .order_by(InboundMessage.id)
                 )
                 .scalars()
@@ -530,4 +613,4 @@ class ChannelRuntime:
         for inbound_id in pending:
             row = self._inbound(inbound_id)
             self._schedule(conversation_id(row.channel, row.sender), inbound_id)
-        self._kick.set()
+        self._kick_now()
