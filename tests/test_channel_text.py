@@ -123,3 +123,21 @@ def test_whatsapp_form_parsing() -> None:
         parse_inbound({"From": "+85291234567", "Body": "hi"})
     odd = parse_inbound({"MessageSid": "SM2", "From": "whatsapp:+1", "NumMedia": "x"})
     assert odd["kind"] == "text"
+
+
+def test_signature_url_uses_forwarded_headers_only_when_trusted() -> None:
+    from types import SimpleNamespace
+
+    from channels.settings import TwilioSettings
+    from channels.whatsapp import public_url
+
+    request = SimpleNamespace(
+        headers={"x-forwarded-proto": "https", "x-forwarded-host": "evil.example"},
+        path="/webhooks/whatsapp/webhook", query_string="",
+    )
+    base = dict(account_sid="AC" + "1" * 32, auth_token="t", whatsapp_from="whatsapp:+1",
+                api_url=None, public_base_url="https://bot.insurer.example")
+    assert public_url(request, TwilioSettings(**base)) == (
+        "https://bot.insurer.example/webhooks/whatsapp/webhook")
+    trusted = TwilioSettings(**base, trust_forwarded=True)
+    assert public_url(request, trusted) == "https://evil.example/webhooks/whatsapp/webhook"
