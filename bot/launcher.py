@@ -185,8 +185,25 @@ def _seed_policies(settings: Settings) -> None:
     )
 
 
-def _banner(settings: Settings, sandbox: Sandbox | None) -> str:
+def _demo_users(settings: Settings) -> dict[str, tuple[str, str]]:
+    """One console account per role with a fresh password each run (printed, never stored)."""
+    from bot.console.users import ensure_demo_user
+
+    os.environ.setdefault("SMO_VAR_DIR", str(settings.var_dir))
+    accounts = {"nurse.demo": "nurse", "doctor.demo": "case_doctor", "admin.demo": "admin"}
+    return {name: (role, ensure_demo_user(name, role)) for name, role in accounts.items()}
+
+
+def _banner(settings: Settings, sandbox: Sandbox | None,
+            demo_users: dict[str, tuple[str, str]] | None = None) -> str:
     base = settings.public_url
+    console = ""
+    if demo_users:
+        lines = "\n".join(f"      {name:<12} {role:<12} {password}"
+                          for name, (role, password) in demo_users.items())
+        console = f"""
+    Nurse console:           {base}/console   (demo accounts, new passwords each run)
+{lines}"""
     play = ""
     if sandbox is not None:
         play = f"""
@@ -201,7 +218,7 @@ def _banner(settings: Settings, sandbox: Sandbox | None) -> str:
     REST channel:            curl -s {base}/webhooks/rest/webhook \\
                                -H 'Content-Type: application/json' \\
                                -d '{{"sender": "me", "message": "你好"}}'
-    Health:                  {base}/health{play}
+    Health:                  {base}/health{console}{play}
   Ctrl-C stops everything.
 """
 
@@ -220,6 +237,7 @@ def main() -> int:
         model = ensure_model()
     if settings.seed_policies:
         _seed_policies(settings)
+    demo_users = _demo_users(settings) if settings.demo_users else {}
     env = {
         **os.environ, "SMO_MODEL": str(model), "RASA_TELEMETRY_ENABLED": "false",
         # Secrets shared by the gateway and the core for this run only (loopback traffic).
@@ -263,7 +281,7 @@ def main() -> int:
                     pending.discard(service.name)
                     print(f"{service.name} ready ({time.monotonic() - started:.0f} s)", flush=True)
                     if not pending:
-                        print(_banner(settings, sandbox), flush=True)
+                        print(_banner(settings, sandbox, demo_users), flush=True)
             time.sleep(1)
     except KeyboardInterrupt:
         print("\nstopping…", flush=True)

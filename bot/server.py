@@ -37,6 +37,7 @@ from bot.web.core_proxy import core_proxy_blueprint
 from bot.web.ops import ops_blueprint
 from bot.web.rest_outbox import rest_outbox_blueprint
 from bot.web.staff_api import staff_api_blueprint
+from channels.console.web import console_blueprint
 from channels.core.runtime import ChannelRuntime
 from channels.internal import InternalInput
 
@@ -118,6 +119,7 @@ def build_gateway_app(settings: Settings, credentials: Path) -> Sanic:
     app.blueprint(ops_blueprint())
     app.blueprint(core_proxy_blueprint(settings.enable_rasa_api))
     app.blueprint(rest_outbox_blueprint())
+    app.blueprint(console_blueprint())
     if settings.staff_api_token:
         app.blueprint(staff_api_blueprint(settings.staff_api_token))
 

@@ -64,6 +64,7 @@ class Settings:
     rasa_api_token: str = field(default="", repr=False)
     staff_api_token: str = field(default="", repr=False)
     seed_policies: bool = True
+    demo_users: bool = True
     max_body_bytes: int = 1_000_000
     core_port: int = 5006
     core_url: str = "http://127.0.0.1:5006"
@@ -98,6 +99,7 @@ def load_settings() -> Settings:
         rasa_api_token=api_token,
         staff_api_token=os.environ.get("SMO_STAFF_API_TOKEN", ""),
         seed_policies=_bool("SMO_SEED_POLICIES", True),
+        demo_users=_bool("SMO_DEMO_USERS", True),
         max_body_bytes=_int("SMO_MAX_BODY_BYTES", 1_000_000, minimum=1024),
         core_port=_int("SMO_CORE_PORT", 5006, minimum=1),
         core_url=os.environ.get(

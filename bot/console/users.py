@@ -99,6 +99,21 @@ def add_user(username: str, role: str, password: str) -> None:
                     disabled=False, created_at=datetime.utcnow()))
 
 
+def ensure_demo_user(username: str, role: str) -> str:
+    """Create or reset a demo account with a fresh random password; returns the password."""
+    _tables()
+    password = secrets.token_urlsafe(12)
+    with session() as db:
+        user = db.execute(select(User).where(User.username == username)).scalar_one_or_none()
+        if user is None:
+            db.add(User(username=username, role=role, password_hash=_hasher.hash(password),
+                        disabled=False, created_at=datetime.utcnow()))
+        else:
+            user.role, user.disabled = role, False
+            user.password_hash = _hasher.hash(password)
+    return password
+
+
 def list_users() -> list[tuple[str, str, bool]]:
     """(username, role, disabled) of every account."""
     _tables()

@@ -1,0 +1,1 @@
+"""The nurse and case-doctor console at ``/console`` (server-rendered, progressive JavaScript)."""

@@ -1,0 +1,219 @@
+"""``/console``: the queue, the case page and the actions nurses and case doctors take.
+
+Server-rendered (Jinja2 with autoescaping: customer text is always text), a strict
+Content-Security-Policy (no inline script), sessions in HttpOnly SameSite=Strict cookies, a CSRF
+token on every form, per-role queues (nurse → nurse queue, case doctor → case-doctor queue, admin →
+both), and every view, claim, reply, transfer and close in the audit log. Live updates arrive by
+server-sent events; the pages also work without JavaScript.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sanic import Blueprint
+from sanic.request import Request
+from sanic.response import HTTPResponse, ResponseStream, html, redirect, text
+
+from bot.cases import store
+from bot.cases.models import OUTCOMES
+from bot.console import users
+from bot.language import reply_script
+from bot.paths import DATA_DIR
+from bot.privacy import mask_identifier
+from bot.yamlfile import load_yaml
+
+HERE = Path(__file__).resolve().parent
+COOKIE = "smo_console"
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+_env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                   autoescape=select_autoescape(["html"]))
+
+
+@lru_cache(maxsize=1)
+def canned_replies() -> list[dict[str, str]]:
+    """``data/console/canned_replies.yml``."""
+    return load_yaml(DATA_DIR / "console" / "canned_replies.yml")
+
+
+def _secure(response: HTTPResponse) -> HTTPResponse:
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _page(template: str, status: int = 200, **context: Any) -> HTTPResponse:
+    return _secure(html(_env.get_template(template).render(lang="en", **context), status=status))
+
+
+def _account(request: Request) -> users.Account | None:
+    return users.account(request.cookies.get(COOKIE))
+
+
+def _allowed(account: users.Account, case: Any) -> bool:
+    return case.queue in account.queues
+
+
+def _snapshot(account: users.Account) -> tuple:
+    """What the queue looks like now (ids, statuses, priorities, owners)."""
+    return tuple((c.id, c.status, c.priority, c.owner, c.updated_at)
+                 for c in store.open_cases(account.queues))
+
+
+def console_blueprint() -> Blueprint:
+    """All console routes under ``/console``."""
+    bp = Blueprint("console", url_prefix="/console")
+    bp.static("/static", str(HERE / "static"), name="console_static")
+
+    @bp.get("/login")
+    async def login_form(request: Request) -> HTTPResponse:
+        return _page("login.html", account=None)
+
+    @bp.post("/login")
+    async def login(request: Request) -> HTTPResponse:
+        form = request.form
+        token = users.login(form.get("username", ""), form.get("password", ""))
+        if token is None:
+            return _page("login.html", status=401, account=None,
+                         error="Invalid username or password (or too many attempts).")
+        response = redirect("/console")
+        response.cookies[COOKIE] = token
+        cookie = response.cookies[COOKIE]
+        cookie["httponly"] = True
+        cookie["samesite"] = "Strict"
+        cookie["path"] = "/console"
+        cookie["secure"] = request.scheme == "https"
+        return _secure(response)
+
+    @bp.post("/logout")
+    async def logout(request: Request) -> HTTPResponse:
+        account = _account(request)
+        if account and users.csrf_ok(account, request.form.get("csrf_token")):
+            users.logout(request.cookies.get(COOKIE, ""))
+        response = redirect("/console/login")
+        del response.cookies[COOKIE]
+        return _secure(response)
+
+    @bp.get("/")
+    async def queue(request: Request) -> HTTPResponse:
+        account = _account(request)
+        if account is None:
+            return redirect("/console/login")
+        cases = store.open_cases(account.queues)
+        return _page("queue.html", account=account, cases=cases, queues=account.queues,
+                     notice=request.args.get("notice"))
+
+    @bp.get("/cases/<case_id:int>")
+    async def case_page(request: Request, case_id: int) -> HTTPResponse:
+        account = _account(request)
+        if account is None:
+            return redirect("/console/login")
+        try:
+            case = store.get(case_id)
+        except store.CaseError:
+            return _secure(text("no such case", status=404))
+        if not _allowed(account, case):
+            return _secure(text("this case is in another team's queue", status=403))
+        store.audit(account.username, "view", case_id)
+        transcript = await request.app.ctx.handoff.transcript(case)
+        script = reply_script(case.language)
+        canned = [{"key": c["key"], "text": c[script]} for c in canned_replies()]
+        return _page(
+            "case.html", account=account, case=case, transcript=transcript,
+            notes=store.notes(case_id), canned=canned, outcomes=OUTCOMES,
+            masked_conversation=mask_identifier(case.conversation_id),
+            masked_policy=mask_identifier(case.policy_number or "") if case.policy_number else "",
+            channel_note=f"sent through {case.channel}", notice=request.args.get("notice"),
+        )
+
+    @bp.post("/cases/<case_id:int>/<action:str>")
+    async def act(request: Request, case_id: int, action: str) -> HTTPResponse:
+        account = _account(request)
+        if account is None:
+            return _secure(text("sign in first", status=401))
+        if not users.csrf_ok(account, request.form.get("csrf_token")):
+            return _secure(text("invalid or missing CSRF token", status=403))
+        try:
+            case = store.get(case_id)
+        except store.CaseError:
+            return _secure(text("no such case", status=404))
+        if not _allowed(account, case):
+            return _secure(text("this case is in another team's queue", status=403))
+        handoff = request.app.ctx.handoff
+        form = request.form
+        notice = ""
+        try:
+            if action == "claim":
+                await handoff.claim(case_id, account.username)
+                notice = "Claimed: the bot is paused for this conversation."
+            elif action == "reply":
+                body = (form.get("text") or "").strip()
+                if not body and form.get("canned"):
+                    script = reply_script(case.language)
+                    body = next((c[script] for c in canned_replies()
+                                 if c["key"] == form.get("canned")), "")
+                delivery = await handoff.reply(case_id, account.username, body)
+                notice = {"template": "Sent as the approved WhatsApp template (24-hour window "
+                                      "closed).",
+                          "held": "WeChat window closed: held until the customer writes again.",
+                          "failed": f"Not sent: {delivery.detail}"}.get(delivery.status, "Sent.")
+            elif action == "note":
+                await handoff.note(case_id, account.username, form.get("text") or "")
+                notice = "Note added."
+            elif action == "transfer":
+                await handoff.transfer(case_id, account.username, form.get("queue") or "")
+                return redirect("/console?notice=Transferred.")
+            elif action == "close":
+                await handoff.close(case_id, account.username, form.get("outcome") or "")
+                return redirect("/console?notice=Closed: the bot has resumed.")
+            else:
+                return _secure(text("unknown action", status=404))
+        except store.CaseError as exc:
+            notice = str(exc)
+        return redirect(f"/console/cases/{case_id}?notice={notice}")
+
+    @bp.get("/events")
+    async def events(request: Request) -> HTTPResponse:
+        account = _account(request)
+        if account is None:
+            return _secure(text("sign in first", status=401))
+        bus = request.app.ctx.bus
+
+        async def stream(response: ResponseStream) -> None:
+            queue = bus.subscribe()
+            seen = _snapshot(account)
+            try:
+                await response.write(": connected\n\n")
+                while True:
+                    try:
+                        topic, payload = await asyncio.wait_for(queue.get(), timeout=2)
+                    except asyncio.TimeoutError:
+                        # Cases are opened by the action server (another process): compare the
+                        # queue with what this page showed.
+                        now = _snapshot(account)
+                        if now != seen:
+                            seen = now
+                            await response.write('event: update\ndata: {"topic": "queue"}\n\n')
+                        else:
+                            await response.write(": keep-alive\n\n")
+                        continue
+                    data = json.dumps({"topic": topic, "case": payload.get("case") or
+                                       payload.get("id")})
+                    await response.write(f"event: update\ndata: {data}\n\n")
+            finally:
+                with contextlib.suppress(Exception):
+                    bus.unsubscribe(queue)
+
+        return ResponseStream(stream, content_type="text/event-stream",
+                              headers={"Cache-Control": "no-store"})
+
+    return bp
