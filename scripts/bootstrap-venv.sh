@@ -39,3 +39,16 @@ fi
 echo "installing dependencies (first time: a few minutes)"
 .venv/bin/python -m pip install --quiet -c constraints.txt -e '.[test]'
 .venv/bin/python -m pip check
+
+# The console's browser test drives Debian's chromium with Playwright (its own browser download
+# cannot work offline). Install it when missing and we can; otherwise say what to do.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's chromium for the console browser test"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } \
+      || echo "warning: could not install chromium; the console browser test will fail" >&2
+  else
+    echo "warning: chromium not found; install it (apt-get install chromium) for the browser test" >&2
+  fi
+fi
