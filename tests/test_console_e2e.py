@@ -127,3 +127,42 @@ def test_rest_customer_transcript_in_case_page(assistant, staff) -> None:
     case = case_id_in(queue, "after REST request")
     _, body, _ = nurse.get(f"/console/cases/{case}")
     assert "please let me speak with a nurse" in body
+
+
+def test_only_admins_manage_users(staff) -> None:
+    nurse, admin = staff["nurse.e2e"], staff["admin.e2e"]
+    assert nurse.get("/console/users")[0] == 403
+    assert nurse.post("/console/users", {"csrf_token": nurse.csrf("/console/"),
+                                         "username": "sneaky", "role": "admin",
+                                         "password": PASSWORD})[0] == 403
+    token = admin.csrf("/console/users")
+    assert admin.post("/console/users", {"csrf_token": "forged", "username": "x.y",
+                                         "role": "nurse", "password": PASSWORD})[0] == 403
+    status, body = admin.post("/console/users", {"csrf_token": token, "username": "nurse.new",
+                                                 "role": "nurse", "password": PASSWORD})
+    assert status == 200 and "nurse.new" in body and "User added." in body
+    status, body = admin.post("/console/users/nurse.new/disable", {"csrf_token": token})
+    assert status == 200 and "nurse.new: disabled." in body
+
+
+def test_each_role_each_action(assistant, staff) -> None:
+    """Nurses act on nurse cases only; case doctors on case-doctor cases only."""
+    nurse, doctor = staff["nurse.e2e"], staff["doctor.e2e"]
+    customer = Customer(assistant.base_url, "en")
+    customer.say("please let me speak with a nurse now")
+    _, queue, _ = nurse.get("/console/")
+    case = case_id_in(queue, "role matrix")
+    for action in ("claim", "reply", "note", "transfer", "close"):
+        status, _ = doctor.post(f"/console/cases/{case}/{action}",
+                                {"csrf_token": doctor.csrf("/console/"), "text": "x",
+                                 "queue": "case_doctor", "outcome": "advised"})
+        assert status == 403, action
+    page = f"/console/cases/{case}"
+    status, body = nurse.post(f"{page}/note", {"csrf_token": nurse.csrf(page), "text": "n1"})
+    assert status == 200 and "Note added." in body
+    status, body = nurse.post(f"{page}/transfer", {"csrf_token": nurse.csrf(page),
+                                                    "queue": "case_doctor"})
+    assert status == 200 and "Transferred." in body
+    assert nurse.get(page)[0] == 403  # now the case doctors' case
+    status, body = doctor.post(f"{page}/claim", {"csrf_token": doctor.csrf("/console/")})
+    assert status == 200 and "Claimed" in body

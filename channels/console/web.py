@@ -181,6 +181,48 @@ def console_blueprint() -> Blueprint:
             notice = str(exc)
         return redirect(f"/console/cases/{case_id}?notice={notice}")
 
+    @bp.get("/users")
+    async def user_list(request: Request) -> HTTPResponse:
+        account = _account(request)
+        if account is None:
+            return redirect("/console/login")
+        if account.role != "admin":
+            return _secure(text("admins only", status=403))
+        return _page("users.html", account=account, people=users.list_users(), roles=users.ROLES,
+                     notice=request.args.get("notice"))
+
+    @bp.post("/users")
+    async def user_add(request: Request) -> HTTPResponse:
+        return await _user_change(request, "add", "")
+
+    @bp.post("/users/<username:str>/<change:str>")
+    async def user_toggle(request: Request, username: str, change: str) -> HTTPResponse:
+        return await _user_change(request, change, username)
+
+    async def _user_change(request: Request, change: str, username: str) -> HTTPResponse:
+        account = _account(request)
+        if account is None:
+            return _secure(text("sign in first", status=401))
+        if account.role != "admin":
+            return _secure(text("admins only", status=403))
+        if not users.csrf_ok(account, request.form.get("csrf_token")):
+            return _secure(text("invalid or missing CSRF token", status=403))
+        form = request.form
+        try:
+            if change == "add":
+                users.add_user((form.get("username") or "").strip().lower(),
+                               form.get("role") or "", form.get("password") or "")
+                notice = "User added."
+            elif change in ("disable", "enable") and username != account.username:
+                users.set_disabled(username, change == "disable")
+                notice = f"{username}: {change}d."
+            else:
+                return _secure(text("unknown change", status=404))
+        except users.ConsoleError as exc:
+            notice = str(exc)
+        store.audit(account.username, f"user_{change}", None, user=username or form.get("username"))
+        return redirect(f"/console/users?notice={notice}")
+
     @bp.get("/events")
     async def events(request: Request) -> HTTPResponse:
         account = _account(request)
