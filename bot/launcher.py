@@ -210,8 +210,8 @@ def _banner(settings: Settings, sandbox: Sandbox | None,
     Sandbox (fake providers, fake credentials; nothing leaves this machine):
       WhatsApp user:         .venv/bin/python -m channels.sandbox.play whatsapp
       WeChat user:           .venv/bin/python -m channels.sandbox.play wechat [--safe-mode]
-      fake Twilio / WeChat:  http://127.0.0.1:{sandbox.twilio_port}/_sandbox/messages \
-                             http://127.0.0.1:{sandbox.wechat_port}/_sandbox/messages"""
+      fake Twilio records:   http://127.0.0.1:{sandbox.twilio_port}/_sandbox/messages
+      fake WeChat records:   http://127.0.0.1:{sandbox.wechat_port}/_sandbox/messages"""
     return f"""
   The assistant is up.
     Chat in this terminal:   make chat          (or: .venv/bin/python -m bot.chat)

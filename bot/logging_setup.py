@@ -8,6 +8,39 @@ import logging
 QUIET_LOGGERS = ("twilio", "twilio.http_client", "urllib3", "sanic.access", "tensorflow", "absl")
 
 
+class PrivacyFilter(logging.Filter):
+    """Masks identifiers (policy numbers, phone numbers, HKID-like numbers, dates) in every record.
+
+    Defence in depth: our code logs ids, not message text, but libraries log URLs and errors that
+    can carry a WhatsApp number in a conversation id.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from bot.privacy import mask_text
+
+        try:
+            message = record.getMessage()
+        except Exception:  # a library's bad format string: leave it to the handler
+            return True
+        masked = mask_text(message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return True
+
+
+def mask_all_handlers() -> None:
+    """Attach the privacy filter to every handler configured so far (ours, Sanic's, Rasa's)."""
+    privacy = PrivacyFilter()
+    loggers = [logging.getLogger()] + [
+        logger for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    ]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if not any(isinstance(f, PrivacyFilter) for f in handler.filters):
+                handler.addFilter(privacy)
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Configure the root logger once."""
     logging.basicConfig(
@@ -21,3 +54,4 @@ def configure_logging(level: str = "INFO") -> None:
     from rasa.utils.log_utils import configure_structlog
 
     configure_structlog(logging.getLevelName(level))
+    mask_all_handlers()

@@ -29,7 +29,7 @@ from bot.core_client import CoreClient
 from bot.events import EventBus
 from bot.handoff import guard
 from bot.handoff.service import HandoffService
-from bot.logging_setup import configure_logging
+from bot.logging_setup import configure_logging, mask_all_handlers
 from bot.outbound import Outbound
 from bot.paths import ROOT
 from bot.settings import Settings, load_settings
@@ -153,6 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         app = build_gateway_app(settings, args.credentials)
         host, port = settings.host, settings.port
+    mask_all_handlers()  # Sanic configured its own handlers while the app was built
     logger.info("%s on http://%s:%s", "core" if args.core else "gateway", host, port)
     app.run(host=host, port=port, workers=1, access_log=False, motd=False)
 

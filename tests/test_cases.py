@@ -127,3 +127,15 @@ def test_masking() -> None:
     )
     for secret in ("CI10000001", "A123456", "9123 4567", "15/03/1980"):
         assert secret not in masked
+
+
+def test_privacy_filter_masks_log_records() -> None:
+    import logging
+
+    from bot.logging_setup import PrivacyFilter
+
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1,
+                               "<Request: GET /conversations/whatsapp:%s/tracker> policy %s",
+                               ("+85293592665", "CI10000001"), None)
+    PrivacyFilter().filter(record)
+    assert "93592665" not in record.getMessage() and "CI10000001" not in record.getMessage()
