@@ -227,3 +227,19 @@ def test_oversized_body_is_413(assistant) -> None:
     status, _ = http("POST", f"{assistant.base_url}/webhooks/whatsapp/webhook", b"x" * 1_100_000,
                      {"Content-Type": "application/x-www-form-urlencoded"})
     assert status == 413
+
+
+def test_ready_and_metrics(assistant) -> None:
+    status, body = http("GET", f"{assistant.base_url}/ready")
+    assert status == 200 and json.loads(body) == {"status": "ready", "model": "loaded",
+                                                  "database": "reachable"}
+    user = WhatsAppUser(assistant.base_url, assistant.fake_twilio)
+    user.send(REPORT["en"])
+    user.wait(2)
+    status, body = http("GET", f"{assistant.base_url}/metrics")
+    text = body.decode()
+    assert status == 200
+    for name in ("smo_messages_in_total", "smo_messages_out_total", "smo_reply_latency_seconds",
+                 "smo_open_cases", "smo_sla_breaches", "smo_provider_errors_total"):
+        assert name in text
+    assert 'smo_messages_in_total{channel="whatsapp"}' in text

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot import responses
+from bot import metrics, responses
 from bot.db import Base, engine, session
 from bot.events import EventBus
 from channels.core.models import Contact, InboundMessage, OutboundMessage
@@ -201,6 +201,7 @@ class ChannelRuntime:
                 ).scalar_one()
             return existing, False
         self._release_held(channel, sender)
+        metrics.MESSAGES_IN.labels(channel).inc()
         if want_reply:
             self._waiters[inbound_id] = concurrent.futures.Future()
         if self.limiter.allow(f"{channel}:{sender}"):
@@ -543,8 +544,12 @@ class ChannelRuntime:
     async def _record(self, row: OutboundMessage, result: SendResult) -> None:
         now = _now()
         values: dict[str, Any] = {"error": (result.error or "")[:400] or None}
+        if result.status != "sent":
+            metrics.PROVIDER_ERRORS.labels(row.channel, result.status).inc()
         if result.status == "sent":
             values.update(status="sent", sent_at=now, provider_ref=result.provider_ref)
+            metrics.MESSAGES_OUT.labels(row.channel).inc()
+            self._observe_latency(row)
         elif result.status == "held":
             values.update(status="held")
             await self.bus.publish(
@@ -563,6 +568,17 @@ class ChannelRuntime:
             )
         with session() as db:
             db.execute(update(OutboundMessage).where(OutboundMessage.id == row.id).values(**values))
+
+    @staticmethod
+    def _observe_latency(row: OutboundMessage) -> None:
+        """Reply latency for the first bubble answering an inbound message (key ``in:<id>:0``)."""
+        if not row.dedup_key.startswith("in:") or not row.dedup_key.endswith(":0"):
+            return
+        with session() as db:
+            inbound = db.get(InboundMessage, int(row.dedup_key.split(":")[1]))
+        if inbound is not None:
+            seconds = (_now() - inbound.received_at).total_seconds()
+            metrics.LATENCY.labels(row.channel).observe(max(seconds, 0.0))
 
     def record_delivery_status(self, provider_ref: str, status: str) -> bool:
         """A provider's status callback (sent, delivered, read, failed)."""

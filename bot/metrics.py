@@ -1,0 +1,47 @@
+"""Prometheus metrics of the gateway (``GET /metrics``), with the standard client library.
+
+Messages in and out per channel, end-to-end latency (webhook received → reply accepted by the
+provider), provider errors, open cases per queue and priority, and first-response SLA breaches.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+REGISTRY = CollectorRegistry()
+MESSAGES_IN = Counter("smo_messages_in_total", "Inbound customer messages accepted",
+                      ["channel"], registry=REGISTRY)
+MESSAGES_OUT = Counter("smo_messages_out_total", "Outbound messages accepted by the provider",
+                       ["channel"], registry=REGISTRY)
+PROVIDER_ERRORS = Counter("smo_provider_errors_total", "Failed provider calls (retried or not)",
+                          ["channel", "outcome"], registry=REGISTRY)
+LATENCY = Histogram("smo_reply_latency_seconds", "Webhook received → first reply accepted",
+                    ["channel"], registry=REGISTRY,
+                    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60))
+OPEN_CASES = Gauge("smo_open_cases", "Open cases", ["queue", "priority"], registry=REGISTRY)
+SLA_BREACHES = Gauge("smo_sla_breaches", "Open cases past their first-response due time "
+                     "without a response", ["queue"], registry=REGISTRY)
+
+
+def refresh_case_gauges() -> None:
+    """Read the case store (cheap: open cases only) into the gauges."""
+    from bot.cases import store
+    from bot.cases.models import PRIORITIES, QUEUES
+
+    cases = store.open_cases()
+    now = datetime.utcnow()
+    for queue in QUEUES:
+        for priority in PRIORITIES:
+            OPEN_CASES.labels(queue, priority).set(
+                sum(1 for c in cases if c.queue == queue and c.priority == priority))
+        SLA_BREACHES.labels(queue).set(sum(
+            1 for c in cases if c.queue == queue and c.first_response_at is None
+            and c.first_response_due < now))
+
+
+def exposition() -> bytes:
+    """The text format Prometheus scrapes."""
+    refresh_case_gauges()
+    return generate_latest(REGISTRY)
