@@ -68,12 +68,8 @@ def _now() -> datetime:
     return datetime.utcnow()
 
 
-def locked_until(
-    identity: Identity, rules: LockoutPolicy, now: datetime | None = None
-) -> datetime | None:
-    """When the identity's lock ends, if it is locked now."""
-    now = now or _now()
-    window_start = now - timedelta(minutes=rules.lock_minutes)
+def _failure_streak(identity: Identity, rules: LockoutPolicy, now: datetime) -> list[datetime]:
+    """Times of the failures since the identity's last success, within the lock window."""
     with session() as db:
         attempts = (
             db.execute(
@@ -81,7 +77,7 @@ def locked_until(
                 .where(
                     VerificationAttempt.channel == identity.channel,
                     VerificationAttempt.external_id == identity.external_id,
-                    VerificationAttempt.at >= window_start,
+                    VerificationAttempt.at >= now - timedelta(minutes=rules.lock_minutes),
                 )
                 .order_by(VerificationAttempt.at)
             )
@@ -91,9 +87,21 @@ def locked_until(
     failures: list[datetime] = []
     for attempt in attempts:
         failures = [] if attempt.success else [*failures, attempt.at]
+    return failures
+
+
+def _lock_end(failures: list[datetime], rules: LockoutPolicy) -> datetime | None:
     if len(failures) >= rules.max_failures:
         return failures[rules.max_failures - 1] + timedelta(minutes=rules.lock_minutes)
     return None
+
+
+def locked_until(
+    identity: Identity, rules: LockoutPolicy, now: datetime | None = None
+) -> datetime | None:
+    """When the identity's lock ends, if it is locked now."""
+    now = now or _now()
+    return _lock_end(_failure_streak(identity, rules, now), rules)
 
 
 def verify(
@@ -150,31 +158,10 @@ def verify(
                     customer.id,
                 ),
             )
-    if until := locked_until(identity, rules, now):
+    failures = _failure_streak(identity, rules, now)
+    if until := _lock_end(failures, rules):
         return VerificationResult("locked", locked_until=until)
-    recent = _recent_failures(identity, rules, now)
-    return VerificationResult("failed", failures_left=max(0, rules.max_failures - recent))
-
-
-def _recent_failures(identity: Identity, rules: LockoutPolicy, now: datetime) -> int:
-    with session() as db:
-        attempts = (
-            db.execute(
-                select(VerificationAttempt.success)
-                .where(
-                    VerificationAttempt.channel == identity.channel,
-                    VerificationAttempt.external_id == identity.external_id,
-                    VerificationAttempt.at >= now - timedelta(minutes=rules.lock_minutes),
-                )
-                .order_by(VerificationAttempt.at)
-            )
-            .scalars()
-            .all()
-        )
-    count = 0
-    for success in attempts:
-        count = 0 if success else count + 1
-    return count
+    return VerificationResult("failed", failures_left=max(0, rules.max_failures - len(failures)))
 
 
 def remembered(
