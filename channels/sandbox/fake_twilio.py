@@ -79,12 +79,13 @@ import logging
 import math
 import random
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import BasicAuth, ClientSession, ClientTimeout, web
 
 from . import defaults
+from .faults import add_fault_routes
 from .signing import TWILIO_API_VERSION, twilio_sid, twilio_signature
 
 log = logging.getLogger(__name__)
@@ -562,30 +563,6 @@ async def fetch_message(request: web.Request) -> web.Response:
     return web.json_response(record["resource"])
 
 
-async def sandbox_post_faults(request: web.Request) -> web.Response:
-    state = _state(request)
-    try:
-        data = await request.json()
-        items = data if isinstance(data, list) else [data]
-        rules = [FaultRule.from_json(item) for item in items]
-    except (ValueError, TypeError) as exc:
-        return web.json_response({"error": str(exc)}, status=400)
-    for item in items:
-        if "seed" in item:
-            state.rng.seed(item["seed"])
-    state.faults.extend(rules)
-    return web.json_response({"faults": [asdict(rule) for rule in state.faults]})
-
-
-async def sandbox_get_faults(request: web.Request) -> web.Response:
-    return web.json_response({"faults": [asdict(rule) for rule in _state(request).faults]})
-
-
-async def sandbox_clear_faults(request: web.Request) -> web.Response:
-    _state(request).faults.clear()
-    return web.json_response({"faults": []})
-
-
 async def sandbox_messages(request: web.Request) -> web.Response:
     state = _state(request)
     to = request.query.get("to")
@@ -653,9 +630,7 @@ def create_app(
     app.router.add_post(prefix + "/Messages.json", create_message)
     app.router.add_get(prefix + "/Messages.json", list_messages)
     app.router.add_get(prefix + "/Messages/{sid}.json", fetch_message)
-    app.router.add_post("/_sandbox/faults", sandbox_post_faults)
-    app.router.add_get("/_sandbox/faults", sandbox_get_faults)
-    app.router.add_delete("/_sandbox/faults", sandbox_clear_faults)
+    add_fault_routes(app, STATE_KEY, FaultRule)
     app.router.add_get("/_sandbox/messages", sandbox_messages)
     app.router.add_delete("/_sandbox/messages", sandbox_clear_messages)
     app.router.add_get("/_sandbox/callbacks", sandbox_callbacks)

@@ -65,13 +65,14 @@ import random
 import secrets
 import time
 import types
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from wechatpy import WeChatClient
 
 from . import defaults
+from .faults import add_fault_routes
 
 log = logging.getLogger(__name__)
 
@@ -359,30 +360,6 @@ async def send_template(request: web.Request) -> web.Response:
     return await _send(request, "template")
 
 
-async def sandbox_post_faults(request: web.Request) -> web.Response:
-    state = _state(request)
-    try:
-        data = await request.json()
-        items = data if isinstance(data, list) else [data]
-        rules = [WeChatFault.from_json(item) for item in items]
-    except (ValueError, TypeError) as exc:
-        return web.json_response({"error": str(exc)}, status=400)
-    for item in items:
-        if "seed" in item:
-            state.rng.seed(item["seed"])
-    state.faults.extend(rules)
-    return web.json_response({"faults": [asdict(rule) for rule in state.faults]})
-
-
-async def sandbox_get_faults(request: web.Request) -> web.Response:
-    return web.json_response({"faults": [asdict(rule) for rule in _state(request).faults]})
-
-
-async def sandbox_clear_faults(request: web.Request) -> web.Response:
-    _state(request).faults.clear()
-    return web.json_response({"faults": []})
-
-
 async def sandbox_expire_tokens(request: web.Request) -> web.Response:
     state = _state(request)
     mode = "expired"
@@ -438,9 +415,7 @@ def create_app(app_id: str, app_secret: str, *, seed: int = 0) -> web.Applicatio
     app.router.add_get("/cgi-bin/token", get_token)
     app.router.add_post("/cgi-bin/message/custom/send", send_custom)
     app.router.add_post("/cgi-bin/message/template/send", send_template)
-    app.router.add_post("/_sandbox/faults", sandbox_post_faults)
-    app.router.add_get("/_sandbox/faults", sandbox_get_faults)
-    app.router.add_delete("/_sandbox/faults", sandbox_clear_faults)
+    add_fault_routes(app, STATE_KEY, WeChatFault)
     app.router.add_post("/_sandbox/expire_tokens", sandbox_expire_tokens)
     app.router.add_get("/_sandbox/messages", sandbox_messages)
     app.router.add_delete("/_sandbox/messages", sandbox_clear_messages)
