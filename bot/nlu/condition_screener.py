@@ -7,35 +7,19 @@ does not touch the intent: the emergency exit is driven by this screening, never
 
 from __future__ import annotations
 
-from typing import Any
-
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.stateless import StatelessComponent
 from bot.screening import screen
 
 SCREENING = "screening"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
-class ConditionScreener(GraphComponent):
+class ConditionScreener(StatelessComponent):
     """Adds ``screening`` to every parsed message."""
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> ConditionScreener:
-        """Stateless: lexicons are data files read at first use."""
-        return cls()
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Screen each message's text."""
@@ -44,7 +28,3 @@ class ConditionScreener(GraphComponent):
             if text:
                 message.set(SCREENING, screen(text).as_dict(), add_to_output=True)
         return messages
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        """Nothing to learn."""
-        return training_data

@@ -7,35 +7,19 @@ The entity value is the plan code, the one key used everywhere else.
 
 from __future__ import annotations
 
-from typing import Any
-
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.stateless import StatelessComponent
 from bot.plans import find_plans
 
 PLAN_ENTITY = "plan"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
-class PlanEntityExtractor(GraphComponent):
+class PlanEntityExtractor(StatelessComponent):
     """Finds plan names and adds ``plan`` entities whose value is the plan code."""
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> PlanEntityExtractor:
-        """Stateless: the catalogue is read from data at first use."""
-        return cls()
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Append a ``plan`` entity for every plan mention."""
@@ -58,7 +42,3 @@ class PlanEntityExtractor(GraphComponent):
                 )
             message.set(ENTITIES, entities, add_to_output=True)
         return messages
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        """Nothing to learn."""
-        return training_data

@@ -37,8 +37,13 @@ def _is_word(token: str) -> bool:
 class UnknownWordsFallback(GraphComponent):
     """Turns messages with no known word (or unknown symbols only) into ``nlu_fallback``."""
 
-    def __init__(self, model_storage: ModelStorage, resource: Resource,
-                 words: set[str] | None = None, symbols: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        model_storage: ModelStorage,
+        resource: Resource,
+        words: set[str] | None = None,
+        symbols: set[str] | None = None,
+    ) -> None:
         self._storage = model_storage
         self._resource = resource
         self.words = words or set()
@@ -46,8 +51,13 @@ class UnknownWordsFallback(GraphComponent):
         self._latin = sorted(w for w in self.words if w.isascii())
 
     @classmethod
-    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> UnknownWordsFallback:
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> UnknownWordsFallback:
         """Untrained: an empty vocabulary."""
         return cls(model_storage, resource)
 
@@ -64,15 +74,23 @@ class UnknownWordsFallback(GraphComponent):
                 self.symbols.add("".join(tokens))
         with self._storage.write_to(self._resource) as directory:
             (Path(directory) / VOCABULARY_FILE).write_text(
-                json.dumps({"words": sorted(self.words), "symbols": sorted(self.symbols)},
-                           ensure_ascii=False),
+                json.dumps(
+                    {"words": sorted(self.words), "symbols": sorted(self.symbols)},
+                    ensure_ascii=False,
+                ),
                 encoding="utf-8",
             )
         return self._resource
 
     @classmethod
-    def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> UnknownWordsFallback:
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> UnknownWordsFallback:
         """The vocabulary stored with the model."""
         try:
             with model_storage.read_from(resource) as directory:
@@ -86,9 +104,13 @@ class UnknownWordsFallback(GraphComponent):
             return True
         if token.isascii():
             return len(token) >= 4 and bool(
-                difflib.get_close_matches(token, self._latin, n=1, cutoff=TYPO_CUTOFF))
-        return any(ch in self.words for ch in token) or len(token) > 1 and any(
-            token[i : i + 2] in self.words for i in range(len(token) - 1))
+                difflib.get_close_matches(token, self._latin, n=1, cutoff=TYPO_CUTOFF)
+            )
+        return (
+            any(ch in self.words for ch in token)
+            or len(token) > 1
+            and any(token[i : i + 2] in self.words for i in range(len(token) - 1))
+        )
 
     def understood(self, tokens: list[str]) -> bool:
         """True when at least one word is known, or the symbols were seen in training."""
@@ -104,9 +126,11 @@ class UnknownWordsFallback(GraphComponent):
         for message in messages:
             if message.get(TEXT) and not self.understood(self._tokens(message)):
                 confidence = (message.get(INTENT) or {}).get(PREDICTED_CONFIDENCE_KEY, 0.0)
-                message.set(INTENT, {INTENT_NAME_KEY: FALLBACK_INTENT,
-                                     PREDICTED_CONFIDENCE_KEY: 1.0 - confidence},
-                            add_to_output=True)
+                message.set(
+                    INTENT,
+                    {INTENT_NAME_KEY: FALLBACK_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0 - confidence},
+                    add_to_output=True,
+                )
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
