@@ -266,9 +266,9 @@ def drain(product: Product, replies: int, timeout: float = 300) -> None:
 
 def training_seconds() -> float | None:
     """The recorded training time of the current model (``bot.model`` writes it)."""
-    from bot.model import model_name
+    from bot.model import _meta, model_name
 
-    meta = ROOT / "models" / f"{model_name()}.json"
+    meta = _meta(ROOT / "models" / f"{model_name()}.tar.gz")
     if meta.exists():
         return json.loads(meta.read_text()).get("training_seconds")
     return None

@@ -74,6 +74,11 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SMO_MODEL_CACHE", default))
 
 
+def _meta(model: Path) -> Path:
+    """The JSON beside a model file (its training time)."""
+    return model.with_suffix("").with_suffix(".json")
+
+
 def model_name(root: Path = ROOT) -> str:
     """File name (without ``.tar.gz``) of the model built from the current inputs."""
     return f"smo-{inputs_hash(root)}"
@@ -90,9 +95,8 @@ def ensure_model(root: Path = ROOT, *, force: bool = False) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     if not force and cached.exists():
         shutil.copy2(cached, target)
-        cached_meta = cached.with_suffix("").with_suffix(".json")
-        if cached_meta.exists():
-            shutil.copy2(cached_meta, target.with_suffix("").with_suffix(".json"))
+        if _meta(cached).exists():
+            shutil.copy2(_meta(cached), _meta(target))
         print(
             f"model up to date (from cache {cached}): {target.relative_to(root)}", file=sys.stderr
         )
@@ -121,12 +125,12 @@ def ensure_model(root: Path = ROOT, *, force: bool = False) -> Path:
     )
     elapsed = time.monotonic() - started
     print(f"trained {target.relative_to(root)} in {elapsed:.0f} s", file=sys.stderr)
-    meta = target.with_suffix("").with_suffix(".json")
+    meta = _meta(target)
     meta.write_text(json.dumps({"training_seconds": round(elapsed, 1)}), encoding="utf-8")
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(target, cached)
-        shutil.copy2(meta, cached.with_suffix("").with_suffix(".json"))
+        shutil.copy2(meta, _meta(cached))
     except OSError as exc:  # a read-only cache must not fail the build
         print(f"note: could not cache the model: {exc}", file=sys.stderr)
     return target
