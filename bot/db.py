@@ -1,12 +1,13 @@
 """The product's own database (policies, consents, cases, audit): SQLAlchemy, SQLite by default.
 
-One URL (``SMO_DATABASE_URL``) switches every store to PostgreSQL. Separate from Rasa's tracker
-store on purpose: the tracker holds the transcript, this holds the business records.
+Where it lives is decided in :mod:`bot.stores` (``SMO_STORES=shared`` puts it on PostgreSQL).
+Separate from Rasa's tracker store on purpose: the tracker holds the transcript, this holds the
+business records. SQLite creates its tables on first use (nothing to run on a laptop); a shared
+database must be at this release's schema revision (``python -m bot.stores migrate``).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -17,15 +18,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from bot.paths import ROOT
-
 Base = declarative_base()
 
 
 def database_url() -> str:
-    """``SMO_DATABASE_URL``, default ``sqlite:///<SMO_VAR_DIR>/smo.db``."""
-    var_dir = Path(os.environ.get("SMO_VAR_DIR", ROOT / "var"))
-    return os.environ.get("SMO_DATABASE_URL", f"sqlite:///{var_dir / 'smo.db'}")
+    """The product database's URL (see :func:`bot.stores.database_url`)."""
+    from bot import stores
+
+    return stores.database_url()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API objects
@@ -56,12 +56,15 @@ def _engine(url: str) -> Engine:
         eng = create_engine(url, future=True, connect_args={"check_same_thread": False},
                             poolclass=QueuePool, pool_size=8, max_overflow=8)
         event.listen(eng, "connect", _sqlite_pragmas)
-    else:
-        eng = create_engine(url, future=True, pool_pre_ping=True)
-    import bot.cases.models  # noqa: F401 - register tables
-    import bot.policies.models  # noqa: F401 - register tables
+        from bot.stores.migrate import import_models
 
-    Base.metadata.create_all(eng)
+        import_models()
+        Base.metadata.create_all(eng)
+    else:
+        from bot.stores.migrate import check_schema
+
+        eng = create_engine(url, future=True, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        check_schema(eng)
     return eng
 
 

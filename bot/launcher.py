@@ -170,6 +170,23 @@ def _check_provider_settings(env: dict[str, str]) -> None:
         os.environ.update(saved)
 
 
+def _prepare_stores(settings: Settings) -> None:
+    """Bring the product database to this release's schema (idempotent, safe with several
+    instances starting at once); in shared mode also check Redis answers. Rasa's tracker store
+    makes its own table in the core (``python -m bot.stores migrate`` does both ahead of time)."""
+    from bot import stores
+    from bot.stores.migrate import check_redis, upgrade_product_database
+
+    os.environ.setdefault("SMO_VAR_DIR", str(settings.var_dir))
+    revision = upgrade_product_database(stores.database_url())
+    redis_url = stores.redis_url()
+    if redis_url:
+        check_redis(redis_url)
+    where = stores.describe()
+    print(f"stores ({where['mode']}): database {where['database']} at schema {revision}; "
+          f"tracker {where['tracker']}; locks {where['locks']}", flush=True)
+
+
 def _seed_policies(settings: Settings) -> None:
     """Load the fictional seed policies (idempotent), so a newcomer can try verification."""
     from bot.policies.importer import import_csv
@@ -235,6 +252,11 @@ def main() -> int:
         from bot.model import ensure_model
 
         model = ensure_model()
+    try:
+        _prepare_stores(settings)
+    except Exception as exc:  # PostgreSQL or Redis down or refusing: say which, stop here
+        print(f"store error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
     if settings.seed_policies:
         _seed_policies(settings)
     demo_users = _demo_users(settings) if settings.demo_users else {}

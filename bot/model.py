@@ -85,7 +85,20 @@ def model_name(root: Path = ROOT) -> str:
 
 
 def ensure_model(root: Path = ROOT, *, force: bool = False) -> Path:
-    """Path of an up-to-date model in ``models/``: existing, copied from the cache, or trained."""
+    """Path of an up-to-date model in ``models/``: existing, copied from the cache, or trained.
+
+    Serialised by a lock file: two callers at once (a test run and ``make run``) would otherwise
+    both train, each at half speed, and race on the same file.
+    """
+    import fcntl
+
+    (root / "models").mkdir(parents=True, exist_ok=True)
+    with (root / "models" / ".train.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _ensure_model(root, force=force)
+
+
+def _ensure_model(root: Path, *, force: bool) -> Path:
     name = model_name(root)
     target = root / "models" / f"{name}.tar.gz"
     cached = cache_dir() / target.name

@@ -44,19 +44,41 @@ from channels.internal import InternalInput
 logger = logging.getLogger(__name__)
 
 
-def build_endpoints(settings: Settings) -> AvailableEndpoints:
-    """Action server and tracker store from settings (SQLite by default)."""
+def tracker_endpoint(url: str) -> EndpointConfig:
+    """Rasa's SQL tracker store at a SQLAlchemy URL (SQLite file or PostgreSQL)."""
     from sqlalchemy.engine import make_url
 
-    url = make_url(settings.tracker_db_url)
-    tracker = {"type": "SQL", "dialect": url.drivername.split("+")[0], "db": url.database}
-    if url.host:
-        tracker.update(host=url.host, port=url.port, username=url.username, password=url.password)
+    parsed = make_url(url)
+    tracker = {"type": "SQL", "dialect": parsed.drivername.split("+")[0], "db": parsed.database}
+    if parsed.host:
+        # Rasa takes the host as the endpoint's ``url``.
+        tracker.update(url=parsed.host, port=parsed.port, username=parsed.username,
+                       password=parsed.password)
     if tracker["dialect"] == "sqlite":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    return EndpointConfig(**tracker)
+
+
+def lock_endpoint(url: str | None) -> EndpointConfig | None:
+    """Rasa's lock store: Redis when shared (instances must not interleave one conversation)."""
+    if not url:
+        return None  # in memory: one core process
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return EndpointConfig(url=parts.hostname or "127.0.0.1", type="redis",
+                          port=parts.port or 6379, db=int(parts.path.strip("/") or 0),
+                          password=parts.password, key_prefix="smo")
+
+
+def build_endpoints(settings: Settings) -> AvailableEndpoints:
+    """Action server, tracker store and lock store from settings (embedded by default)."""
+    from bot import stores
+
     return AvailableEndpoints(
         action=EndpointConfig(url=settings.action_server_url),
-        tracker_store=EndpointConfig(**tracker),
+        tracker_store=tracker_endpoint(settings.tracker_db_url),
+        lock_store=lock_endpoint(stores.redis_url()),
     )
 
 

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot import stores
 from bot.paths import ROOT
 
 
@@ -93,7 +94,7 @@ def load_settings() -> Settings:
             "SMO_ACTION_SERVER_URL", f"http://127.0.0.1:{action_port}/webhook"
         ),
         var_dir=var_dir,
-        tracker_db_url=os.environ.get("SMO_TRACKER_DB_URL", f"sqlite:///{var_dir / 'tracker.db'}"),
+        tracker_db_url=stores.tracker_url(),
         model_path=Path(model) if model else None,
         enable_rasa_api=_bool("SMO_ENABLE_RASA_API", False),
         rasa_api_token=api_token,
@@ -109,6 +110,10 @@ def load_settings() -> Settings:
         internal_token=os.environ.get("SMO_INTERNAL_TOKEN", ""),
         log_level=os.environ.get("SMO_LOG_LEVEL", "INFO").upper(),
     )
+    try:
+        stores.mode()
+    except stores.StoresError as exc:
+        raise SettingsError(str(exc)) from exc
     if settings.enable_rasa_api and not settings.rasa_api_token:
         raise SettingsError(
             "SMO_ENABLE_RASA_API=true exposes Rasa's HTTP API on the public port: "

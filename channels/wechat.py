@@ -179,9 +179,9 @@ class WeChatAdapter:
             self.client.fetch_access_token()
             self.client.message.send_text(recipient, content)
 
-    async def reconcile(self, row: OutboundMessage) -> bool:
+    async def reconcile(self, row: OutboundMessage) -> str | None:
         """WeChat offers no way to ask; a row caught mid-send is sent again."""
-        return False
+        return None
 
     async def deliver(self, recipient: str, text_: str) -> Delivery:
         """A nurse's reply: held until the customer writes again when the window is closed."""

@@ -153,13 +153,20 @@ class TwilioAdapter:
             return SendResult("retry", error=f"network: {type(exc).__name__}")
         return SendResult("sent", provider_ref=message.sid)
 
-    async def reconcile(self, row: OutboundMessage) -> bool:
-        """Did Twilio accept this row before we crashed? (Same recipient, body, time.)"""
+    async def reconcile(self, row: OutboundMessage) -> str | None:
+        """Did Twilio accept this row before we crashed? Its message SID if so.
+
+        Twilio has no idempotency key, so the row is matched by recipient and body among the
+        messages Twilio holds that no other outbox row already owns: the same answer sent twice
+        to one customer (a repeated question) is never mistaken for this one.
+        """
         since = (row.created_at - timedelta(minutes=1)).date()
         sent = await self.client().messages.list_async(
             to=row.recipient, from_=self.settings.whatsapp_from, date_sent_after=since, limit=200
         )
-        return any((m.body or "") == row.text for m in sent)
+        known = self.runtime.known_provider_refs(self.name, row.recipient)
+        return next((m.sid for m in sent if (m.body or "") == row.text and m.sid not in known),
+                    None)
 
     async def deliver(self, recipient: str, text_: str) -> Delivery:
         """A nurse's reply: free text inside the 24-hour window, the approved template after."""

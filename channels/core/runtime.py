@@ -19,7 +19,6 @@ import contextlib
 import logging
 import random
 import threading
-from collections import defaultdict, deque
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,12 +30,18 @@ from sqlalchemy.exc import IntegrityError
 from bot import metrics, responses
 from bot.db import Base, engine, session
 from bot.events import EventBus
+from channels.core.lease import Leases, LeaseUnavailable, leases_from_env
 from channels.core.models import Contact, InboundMessage, OutboundMessage
 from channels.core.ratelimit import RateLimiter
 from channels.core.text import Outgoing, as_text, choose_option, render, split
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
+# A send claimed this long ago and still "sending" belongs to an instance that died mid-send.
+SEND_CLAIM_SECONDS = 15.0
+# Unanswered messages older than this with no worker here are picked up by the sweep (another
+# instance died holding them, or this one restarted).
+ORPHAN_AFTER_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -61,8 +66,8 @@ class ChannelAdapter(Protocol):
     async def send(self, row: OutboundMessage) -> SendResult:
         """Deliver one outbox row."""
 
-    async def reconcile(self, row: OutboundMessage) -> bool:
-        """After a crash mid-send: did the provider already accept this row?"""
+    async def reconcile(self, row: OutboundMessage) -> str | None:
+        """After a crash mid-send: the provider's id for this row if it already accepted it."""
 
     def window_open(self, contact: Contact | None, now: datetime) -> bool:
         """Whether free-form messages may be sent to this contact now."""
@@ -91,9 +96,9 @@ class ChannelRuntime:
         self.bus = bus
         self.limiter = limiter or RateLimiter.from_env()
         self.adapters: dict[str, ChannelAdapter] = {}
-        self._sender_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._queues: dict[str, deque[int]] = defaultdict(deque)
-        self._workers: dict[str, asyncio.Task] = {}
+        self.leases: Leases = leases_from_env()
+        self._workers: dict[tuple[str, str], asyncio.Task] = {}
+        self._dirty: set[tuple[str, str]] = set()
         self._waiters: dict[int, concurrent.futures.Future] = {}
         self._kick: asyncio.Event | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -112,7 +117,6 @@ class ChannelRuntime:
         if self._started:
             return
         self._started = True
-        self._started_at = _now()  # recovery is for what came before; later rows are live
         loop = asyncio.new_event_loop()
         ready = threading.Event()
 
@@ -127,6 +131,7 @@ class ChannelRuntime:
         self._loop = loop
         self._call(self._spawn, self._recover_then_send())
         self._call(self._spawn, self._checkpoint_loop())
+        self._call(self._spawn, self._sweep_loop())
 
     def stop(self) -> None:
         """Stop the worker loop (unfinished rows stay durable for the next start)."""
@@ -176,6 +181,8 @@ class ChannelRuntime:
         ``want_reply``: the webhook will wait for the reply (``reply_future``) to answer passively.
         """
         now = _now()
+        # Over the rate limit: still stored and logged in the transcript, answered once politely.
+        status = "pending" if self.limiter.allow(f"{channel}:{sender}") else "limited"
         try:
             with session() as db:
                 row = InboundMessage(
@@ -185,7 +192,7 @@ class ChannelRuntime:
                     kind=kind,
                     text=text or "",
                     payload=payload or {},
-                    status="pending",
+                    status=status,
                     received_at=now,
                 )
                 db.add(row)
@@ -204,24 +211,42 @@ class ChannelRuntime:
         metrics.MESSAGES_IN.labels(channel).inc()
         if want_reply:
             self._waiters[inbound_id] = concurrent.futures.Future()
-        if self.limiter.allow(f"{channel}:{sender}"):
-            self._call(self._schedule, conversation_id(channel, sender), inbound_id)
-        else:
-            self._call(self._spawn, self._rate_limited(inbound_id))
+        self._call(self._schedule, channel, sender)
         return inbound_id, True
 
-    def _schedule(self, cid: str, inbound_id: int) -> None:
-        """Queue for the customer's single worker: strictly one message after another."""
-        self._queues[cid].append(inbound_id)
-        worker = self._workers.get(cid)
+    def _schedule(self, channel: str, sender: str) -> None:
+        """Make sure this customer has a worker here (call on the worker loop)."""
+        key = (channel, sender)
+        worker = self._workers.get(key)
         if worker is None or worker.done():
-            self._workers[cid] = self._spawn(self._drain(cid))
+            self._workers[key] = self._spawn(self._drain(channel, sender))
+        else:
+            self._dirty.add(key)  # the running worker looks again before it stops
 
-    async def _drain(self, cid: str) -> None:
-        queue = self._queues[cid]
-        while queue:
-            await self._process(queue.popleft())
-        self._workers.pop(cid, None)
+    async def _drain(self, channel: str, sender: str) -> None:
+        """Answer the customer's unanswered messages, oldest first, one at a time."""
+        key = (channel, sender)
+        try:
+            while True:
+                self._dirty.discard(key)
+                outcome = await self._process_next(channel, sender)
+                if outcome == "retry":
+                    return  # _retry_later schedules us again; later messages wait their turn
+                if outcome == "idle" and key not in self._dirty:
+                    return
+        finally:
+            if self._workers.get(key) is asyncio.current_task():
+                del self._workers[key]
+
+    def _oldest_unanswered(self, channel: str, sender: str) -> InboundMessage | None:
+        with session() as db:
+            return db.execute(
+                select(InboundMessage)
+                .where(InboundMessage.channel == channel, InboundMessage.sender == sender,
+                       InboundMessage.status.in_(("pending", "limited")))
+                .order_by(InboundMessage.id)
+                .limit(1)
+            ).scalar_one_or_none()
 
     @staticmethod
     def _touch_contact(db: Any, channel: str, sender: str, now: datetime) -> None:
@@ -261,24 +286,16 @@ class ChannelRuntime:
         if future is not None and not future.done():
             future.cancel()
 
-    async def _rate_limited(self, inbound_id: int) -> None:
+    async def _rate_limited(self, row: InboundMessage, cid: str) -> None:
         """Record the message in the transcript (nothing is lost) and answer politely once."""
-        row = self._inbound(inbound_id)
-        cid = conversation_id(row.channel, row.sender)
-        async with self._sender_locks[cid]:
-            try:
-                _, language = await self.core.handle(
-                    cid, as_text(row.text), row.channel, f"{row.channel}:{row.id}", log_only=True
-                )
-            except Exception:  # the core is down: keep it pending, the recovery resumes it
-                logger.warning("core unavailable; rate-limited message %s stays pending", row.id)
-                return
-            bubbles: list[Outgoing] = []
-            if self.limiter.first_refusal(f"{row.channel}:{row.sender}"):
-                bubbles = [notice("utter_rate_limited", language)]
-            self._enqueue(row.channel, row.sender, bubbles, f"in:{row.id}")
-            self._finish(row.id, "rate_limited")
-        self._kick_now()
+        _, language = await self.core.handle(
+            cid, as_text(row.text), row.channel, f"{row.channel}:{row.id}", log_only=True
+        )
+        bubbles: list[Outgoing] = []
+        if self.limiter.first_refusal(f"{row.channel}:{row.sender}"):
+            bubbles = [notice("utter_rate_limited", language)]
+        self._enqueue(row.channel, row.sender, bubbles, f"in:{row.id}")
+        self._finish(row.id, "rate_limited")
 
     def _inbound(self, inbound_id: int) -> InboundMessage:
         with session() as db:
@@ -292,44 +309,50 @@ class ChannelRuntime:
                 .values(status=status, processed_at=_now())
             )
 
-    async def _process(self, inbound_id: int) -> None:
-        row = self._inbound(inbound_id)
-        if row is None or row.status != "pending":
-            return
-        cid = conversation_id(row.channel, row.sender)
-        async with self._sender_locks[cid]:
-            row = self._inbound(inbound_id)
-            if row.status != "pending":
-                return
-            try:
-                bubbles = await self._answer(row, cid)
-            except Exception as exc:  # core down or a bug: retry later, never drop the message
-                attempts = self._count_attempt(inbound_id)
-                logger.warning(
-                    "inbound %s not answered yet (%s); retry %s",
-                    inbound_id,
-                    type(exc).__name__,
-                    attempts,
-                )
-                self._spawn(self._retry_later(cid, inbound_id, attempts))
-                return
-            waiter = self._waiters.pop(inbound_id, None)
-            adapter = self.adapters[row.channel]
-            combined = "\n\n".join(b.text for b in bubbles)
-            fits = adapter.measure(combined) <= adapter.limit
-            if waiter is not None and not waiter.done() and fits:
-                # The webhook is still waiting: the reply goes back passively, in one message.
-                self._enqueue(
-                    row.channel, row.sender, [Outgoing(combined)], f"in:{row.id}", status="passive"
-                )
-                waiter.set_result(combined)
-            else:
-                self._enqueue(row.channel, row.sender, bubbles, f"in:{row.id}")
-                if waiter is not None and not waiter.done():
-                    waiter.set_result(None)
-            self._finish(row.id, "done")
-        await self.bus.publish("message", {"conversation": cid, "channel": row.channel})
+    async def _process_next(self, channel: str, sender: str) -> str:
+        """Answer the customer's oldest unanswered message: "done", "idle" or "retry"."""
+        cid = conversation_id(channel, sender)
+        try:
+            async with self.leases.hold(cid):
+                row = self._oldest_unanswered(channel, sender)
+                if row is None:
+                    return "idle"
+                try:
+                    if row.status == "limited":
+                        await self._rate_limited(row, cid)
+                    else:
+                        await self._reply(row, cid)
+                except Exception as exc:  # core down or a bug: retry later, never drop it
+                    attempts = self._count_attempt(row.id)
+                    logger.warning("inbound %s not answered yet (%s); retry %s",
+                                   row.id, type(exc).__name__, attempts)
+                    self._spawn(self._retry_later(channel, sender, attempts))
+                    return "retry"
+        except LeaseUnavailable:  # another instance is busy with this customer for long
+            self._spawn(self._retry_later(channel, sender, 1))
+            return "retry"
+        await self.bus.publish("message", {"conversation": cid, "channel": channel})
         self._kick_now()
+        return "done"
+
+    async def _reply(self, row: InboundMessage, cid: str) -> None:
+        """Answer one message and queue the reply (passively, if its webhook is still waiting)."""
+        bubbles = await self._answer(row, cid)
+        waiter = self._waiters.pop(row.id, None)
+        adapter = self.adapters[row.channel]
+        combined = "\n\n".join(b.text for b in bubbles)
+        fits = adapter.measure(combined) <= adapter.limit
+        if waiter is not None and not waiter.done() and fits:
+            # The webhook is still waiting: the reply goes back passively, in one message.
+            self._enqueue(
+                row.channel, row.sender, [Outgoing(combined)], f"in:{row.id}", status="passive"
+            )
+            waiter.set_result(combined)
+        else:
+            self._enqueue(row.channel, row.sender, bubbles, f"in:{row.id}")
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+        self._finish(row.id, "done")
 
     def _count_attempt(self, inbound_id: int) -> int:
         with session() as db:
@@ -340,9 +363,9 @@ class ChannelRuntime:
             )
             return db.get(InboundMessage, inbound_id).attempts
 
-    async def _retry_later(self, cid: str, inbound_id: int, attempts: int) -> None:
+    async def _retry_later(self, channel: str, sender: str, attempts: int) -> None:
         await asyncio.sleep(min(30.0, 0.5 * 2 ** min(attempts, 6)))
-        self._schedule(cid, inbound_id)
+        self._schedule(channel, sender)
 
     async def _answer(self, row: InboundMessage, cid: str) -> list[Outgoing]:
         message_id = f"{row.channel}:{row.id}"
@@ -508,16 +531,18 @@ class ChannelRuntime:
             rows = (
                 db.execute(
                     select(OutboundMessage)
-                    .where(OutboundMessage.status == "pending")
+                    .where(OutboundMessage.status.in_(("pending", "sending")))
                     .order_by(OutboundMessage.id)
                 )
                 .scalars()
                 .all()
             )
         heads: dict[tuple[str, str], OutboundMessage] = {}
-        for row in rows:  # the first pending row of each recipient: order per customer is kept
+        for row in rows:  # the oldest unsent row of each recipient: order per customer is kept
             heads.setdefault((row.channel, row.recipient), row)
-        due = [row for row in heads.values() if row.next_attempt_at <= now]
+        # A head being sent (here or by another instance) holds back that customer's next row.
+        due = [row for row in heads.values()
+               if row.status == "pending" and row.next_attempt_at <= now]
         if due:
             await asyncio.gather(*(self._send_one(row) for row in due))
             self._kick_now()
@@ -530,10 +555,21 @@ class ChannelRuntime:
             claimed = db.execute(
                 update(OutboundMessage)
                 .where(OutboundMessage.id == row.id, OutboundMessage.status == "pending")
-                .values(status="sending", attempts=OutboundMessage.attempts + 1)
+                .values(status="sending", attempts=OutboundMessage.attempts + 1,
+                        # the claim's expiry: past it, the sweep reconciles a dead sender's row
+                        next_attempt_at=_now() + timedelta(seconds=SEND_CLAIM_SECONDS))
             ).rowcount
         if not claimed:
             return
+        if (row.error or "").startswith("network:"):
+            # The last attempt timed out or lost its connection: the provider may have the
+            # message already. Ask before sending again, so a slow provider never gets it twice.
+            ref = None
+            with contextlib.suppress(Exception):
+                ref = await adapter.reconcile(row)
+            if ref:
+                await self._record(row, SendResult("sent", provider_ref=ref))
+                return
         try:
             result = await adapter.send(row)
         except Exception as exc:  # a bug or an unexpected client error: retry, do not lose
@@ -580,6 +616,15 @@ class ChannelRuntime:
             seconds = (_now() - inbound.received_at).total_seconds()
             metrics.LATENCY.labels(row.channel).observe(max(seconds, 0.0))
 
+    def known_provider_refs(self, channel: str, recipient: str) -> set[str]:
+        """Provider ids our outbox already owns for a recipient (for reconciliation)."""
+        with session() as db:
+            return set(db.execute(
+                select(OutboundMessage.provider_ref)
+                .where(OutboundMessage.channel == channel, OutboundMessage.recipient == recipient,
+                       OutboundMessage.provider_ref.is_not(None))
+            ).scalars())
+
     def record_delivery_status(self, provider_ref: str, status: str) -> bool:
         """A provider's status callback (sent, delivered, read, failed)."""
         with session() as db:
@@ -591,42 +636,66 @@ class ChannelRuntime:
                 ).rowcount
             )
 
-    # ---- recovery --------------------------------------------------------------------------
+    # ---- recovery ----------------------------------------------------------------------------
     async def _recover(self) -> None:
-        """Resume what a previous run left: sends in flight, then unprocessed messages."""
+        """On start: settle sends a previous run left in flight, then resume unanswered messages.
+
+        Embedded, this instance is the only one, so every "sending" row is its own and is settled
+        at once. Shared, only claims past their expiry are (the others belong to live instances).
+        """
+        from bot import stores
+
+        await self._settle_sends(all_claims=stores.redis_url() is None)
+        self._resume_unanswered(min_age=0.0)
+        self._kick_now()
+
+    async def _sweep_loop(self) -> None:
+        """Now and then: take over what a dead instance left (claims expired, messages waiting)."""
+        while True:
+            await asyncio.sleep(ORPHAN_AFTER_SECONDS)
+            try:
+                await self._settle_sends(all_claims=False)
+                self._resume_unanswered(min_age=ORPHAN_AFTER_SECONDS)
+            except Exception:  # the database is briefly unavailable: next time
+                logger.warning("sweep failed; retrying", exc_info=True)
+
+    async def _settle_sends(self, *, all_claims: bool) -> None:
+        """Ask the provider whether interrupted sends arrived: mark them sent, or send again."""
+        query = select(OutboundMessage).where(OutboundMessage.status == "sending")
+        if not all_claims:
+            query = query.where(OutboundMessage.next_attempt_at < _now())
         with session() as db:
-            in_flight = (
-                db.execute(select(OutboundMessage).where(OutboundMessage.status == "sending"))
-                .scalars()
-                .all()
-            )
-            pending = (
-                db.execute(
-                    select(InboundMessage.id)
-                    .where(
-                        InboundMessage.status == "pending",
-                        InboundMessage.received_at < self._started_at,
-                    )
-                    .order_by(InboundMessage.id)
-                )
-                .scalars()
-                .all()
-            )
+            in_flight = db.execute(query).scalars().all()
         for row in in_flight:
             adapter = self.adapters.get(row.channel)
-            delivered = False
+            ref = None
             if adapter is not None:
                 try:
-                    delivered = await adapter.reconcile(row)
+                    ref = await adapter.reconcile(row)
                 except Exception:
                     logger.exception("reconciling outbox row %s failed; it will be resent", row.id)
+            values: dict[str, Any] = {"status": "pending", "next_attempt_at": _now()}
+            if ref:
+                values.update(status="sent", provider_ref=ref, sent_at=_now())
             with session() as db:
                 db.execute(
                     update(OutboundMessage)
-                    .where(OutboundMessage.id == row.id)
-                    .values(status="sent" if delivered else "pending", next_attempt_at=_now())
+                    .where(OutboundMessage.id == row.id, OutboundMessage.status == "sending")
+                    .values(**values)
                 )
-        for inbound_id in pending:
-            row = self._inbound(inbound_id)
-            self._schedule(conversation_id(row.channel, row.sender), inbound_id)
-        self._kick_now()
+        if in_flight:
+            self._kick_now()
+
+    def _resume_unanswered(self, *, min_age: float) -> None:
+        """Give every customer with unanswered messages (older than ``min_age``) a worker."""
+        cutoff = _now() - timedelta(seconds=min_age)
+        with session() as db:
+            customers = db.execute(
+                select(InboundMessage.channel, InboundMessage.sender)
+                .where(InboundMessage.status.in_(("pending", "limited")),
+                       InboundMessage.received_at <= cutoff)
+                .distinct()
+            ).all()
+        for channel, sender in customers:
+            if channel in self.adapters and (channel, sender) not in self._workers:
+                self._schedule(channel, sender)

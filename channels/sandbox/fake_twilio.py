@@ -58,7 +58,8 @@ Sandbox control
   answering; a rule with a ``delay`` and no ``status`` ACCEPTS and records the message first and
   answers late: a client that times out has still sent it (reconcile with the list endpoint).
   ``probability`` makes each create call fail with that chance (seeded RNG, ``seed`` default 0);
-  without ``count`` such a rule lasts until cleared. ``outcome`` accepts the message (201) but
+  without ``count`` such a rule lasts until cleared; when it does not fire, the next rule is
+  tried, so several probabilistic rules mix faults. ``outcome`` accepts the message (201) but
   ends it ``undelivered``/``failed`` with ``error_code`` (63016: outside WhatsApp's 24-hour
   window). ``GET`` shows the queue, ``DELETE`` clears it.
 - ``GET /_sandbox/messages?to=..&from=..`` accepted messages, oldest first, each the Twilio
@@ -221,17 +222,16 @@ class TwilioState:
 
     def next_fault(self) -> FaultRule | None:
         """The rule that applies to this create call, if any (consuming one of its count)."""
-        while self.faults:
-            rule = self.faults[0]
-            if rule.count is not None and rule.count <= 0:
-                self.faults.pop(0)
-                continue
+        self.faults[:] = [rule for rule in self.faults if rule.count is None or rule.count > 0]
+        for rule in list(self.faults):
+            # A probabilistic rule that does not fire passes the call on to the next rule, so
+            # "30 % 500s, then 10 % 429s, then 5 % timeouts" is three rules in a row.
             if rule.probability < 1.0 and self.rng.random() >= rule.probability:
-                return None
+                continue
             if rule.count is not None:
                 rule.count -= 1
                 if rule.count <= 0:
-                    self.faults.pop(0)
+                    self.faults.remove(rule)
             self.stats["faults_injected"] += 1
             return rule
         return None

@@ -1,0 +1,148 @@
+"""Start whole product instances (the launcher ``make run`` uses) and a shared fake Twilio, for
+the scale-out, crash and provider-fault tests. Each instance gets private ports; the caller says
+which stores it uses. Everything runs on 127.0.0.1 and is stopped by the caller."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from channels.sandbox import defaults
+
+ROOT = Path(__file__).resolve().parent.parent
+STARTUP_TIMEOUT_S = 300
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def wait_healthy(url: str, process: subprocess.Popen, log: Path,
+                 timeout: float = STARTUP_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: process exited early:\n{log.read_text()[-4000:]}")
+        if healthy(url):
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} not healthy after {timeout} s:\n{log.read_text()[-4000:]}")
+
+
+@dataclass
+class FakeTwilio:
+    """One fake Twilio both instances send to (so per-customer order can be checked there)."""
+
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+    @classmethod
+    def start(cls, folder: Path) -> FakeTwilio:
+        port = free_port()
+        log = folder / f"fake-twilio-{port}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "channels.sandbox.fake_twilio", "--port", str(port),
+                 "--account-sid", defaults.TWILIO_ACCOUNT_SID,
+                 "--auth-token", defaults.TWILIO_AUTH_TOKEN],
+                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        fake = cls(f"http://127.0.0.1:{port}", process, log)
+        wait_healthy(f"{fake.url}/_sandbox/health", process, log, timeout=60)
+        return fake
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@dataclass
+class Instance:
+    """One product instance: launcher, action server, core, gateway."""
+
+    name: str
+    base_url: str
+    var_dir: Path
+    log: Path
+    env: dict[str, str]
+    process: subprocess.Popen | None = None
+
+    @classmethod
+    def create(cls, name: str, folder: Path, model: Path, fake: FakeTwilio,
+               stores: dict[str, str]) -> Instance:
+        var_dir = folder / name
+        var_dir.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = {
+            **os.environ,
+            "SMO_PORT": str(port), "SMO_ACTION_PORT": str(free_port()),
+            "SMO_CORE_PORT": str(free_port()), "SMO_VAR_DIR": str(var_dir),
+            "SMO_MODEL": str(model), "SMO_OFFICE_HOURS": "Mon-Sun 00:00-23:59",
+            "SMO_RATE_LIMIT_PER_MINUTE": "100000", "SMO_RATE_LIMIT_BURST": "100000",
+            "SMO_SANDBOX": "false", "SMO_DEMO_USERS": "false",
+            "TWILIO_ACCOUNT_SID": defaults.TWILIO_ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": defaults.TWILIO_AUTH_TOKEN,
+            "TWILIO_WHATSAPP_FROM": defaults.TWILIO_WHATSAPP_FROM,
+            "TWILIO_API_URL": fake.url, "PUBLIC_BASE_URL": base,
+            **stores,
+        }
+        for variable in ("WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_TOKEN",
+                         "WECHAT_ENCODING_AES_KEY", "SMO_ENABLE_RASA_API"):
+            env.pop(variable, None)
+        return cls(name, base, var_dir, var_dir / "instance.log", env)
+
+    def start(self, wait: bool = True) -> Instance:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen([sys.executable, "-m", "bot.launcher"], cwd=ROOT,
+                                            env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+        if wait:
+            wait_healthy(f"{self.base_url}/health", self.process, self.log)
+            # The gateway answers /health before the core has its model: wait for /ready.
+            deadline = time.monotonic() + STARTUP_TIMEOUT_S
+            while not healthy(f"{self.base_url}/ready") and time.monotonic() < deadline:
+                time.sleep(0.5)
+        return self
+
+    def pids(self) -> dict[str, int]:
+        return json.loads((self.var_dir / "processes.json").read_text(encoding="utf-8"))
+
+    def kill9(self) -> None:
+        """Crash: SIGKILL the launcher and every process it started, no clean-up at all."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        for pid in self.pids().values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
