@@ -1,6 +1,7 @@
 """WhatsApp through Twilio: ``POST /webhooks/whatsapp/webhook`` in, Twilio's REST API out.
 
 Unlike Rasa's stock Twilio connector: the ``X-Twilio-Signature`` is checked first (403 otherwise),
+a body that is not a form is refused (415) and a form that is not a WhatsApp message too (400),
 retries are deduplicated by ``MessageSid``, the message is stored durably and the webhook answers
 an empty TwiML at once while the conversation runs in the background (``channels.core.runtime``),
 replies go out through the async REST client with retries, text starting with ``/`` stays text,
@@ -37,6 +38,7 @@ logger = logging.getLogger(__name__)
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 WINDOW = timedelta(hours=24)
 BODY_LIMIT = 1600  # Twilio's maximum body length for one WhatsApp message
+FORM_TYPE = "application/x-www-form-urlencoded"  # what Twilio posts to both webhooks
 SEND_TIMEOUT_S = 10
 
 
@@ -65,6 +67,16 @@ def _form(request: Request) -> RequestParameters:
     except UnicodeDecodeError:
         return RequestParameters()
     return RequestParameters(parse_qs(body, keep_blank_values=True))
+
+
+def is_form(request: Request) -> bool:
+    """Posted as a form (charset and other parameters aside), as Twilio posts.
+
+    Anything else is refused with 415 rather than read as a form: the body would otherwise be
+    parsed by guesswork (a JSON or text body whose signature happens to check out).
+    """
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media_type == FORM_TYPE
 
 
 def parse_inbound(form: Any) -> dict[str, Any]:
@@ -237,6 +249,8 @@ class WhatsAppInput(InputChannel):
                 return text("WhatsApp channel not configured", status=503)
             if not verified(request):
                 return text("invalid signature", status=403)
+            if not is_form(request):
+                return text(f"expected {FORM_TYPE}", status=415)
             try:
                 message = parse_inbound(_form(request))
             except ValueError as exc:
@@ -257,6 +271,8 @@ class WhatsAppInput(InputChannel):
                 return text("WhatsApp channel not configured", status=503)
             if not verified(request):
                 return text("invalid signature", status=403)
+            if not is_form(request):
+                return text(f"expected {FORM_TYPE}", status=415)
             form = _form(request)
             sid, state = form.get("MessageSid"), form.get("MessageStatus")
             if not sid or not state:
