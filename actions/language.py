@@ -38,3 +38,11 @@ class ValidateSlotMappings(ValidationAction):
         if language == previous:
             return {}
         return {LANGUAGE_SLOT: language}
+
+    async def validate_language(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """Nothing to check (``decide`` only returns known labels); declared so rasa_sdk does
+        not warn on every message that the slot has no validation method."""
+        return {LANGUAGE_SLOT: slot_value}

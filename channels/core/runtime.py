@@ -36,7 +36,11 @@ from channels.core.ratelimit import RateLimiter
 from channels.core.text import Outgoing, as_text, choose_option, render, split
 
 logger = logging.getLogger(__name__)
-MAX_ATTEMPTS = 8
+# A provider that keeps failing (5xx, 429, timeouts) delays a reply but never loses it: it is
+# retried with capped backoff until it is this old, then reported failed to the staff console
+# (WhatsApp's own 24-hour window makes an older free-form reply undeliverable anyway).
+GIVE_UP_AFTER = timedelta(hours=24)
+MAX_BACKOFF_SECONDS = 30.0
 # A send claimed this long ago and still "sending" belongs to an instance that died mid-send.
 SEND_CLAIM_SECONDS = 15.0
 # Unanswered messages older than this with no worker here are picked up by the sweep (another
@@ -190,7 +194,8 @@ class ChannelRuntime:
                     provider_id=provider_id,
                     sender=sender,
                     kind=kind,
-                    text=text or "",
+                    # NUL cannot be stored in PostgreSQL text and means nothing in a chat.
+                    text=(text or "").replace("\x00", ""),
                     payload=payload or {},
                     status=status,
                     received_at=now,
@@ -591,8 +596,8 @@ class ChannelRuntime:
             await self.bus.publish(
                 "delivery", {"recipient": row.recipient, "status": "held", "error": result.error}
             )
-        elif result.status == "retry" and row.attempts + 1 < MAX_ATTEMPTS:
-            delay = result.retry_after or min(60.0, 0.5 * 2**row.attempts)
+        elif result.status == "retry" and now - row.created_at < GIVE_UP_AFTER:
+            delay = result.retry_after or min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** min(row.attempts, 8))
             values.update(
                 status="pending",
                 next_attempt_at=now + timedelta(seconds=delay * random.uniform(1, 1.2)),

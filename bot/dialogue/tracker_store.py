@@ -1,0 +1,140 @@
+"""Rasa's SQL tracker store, with the conversation kept in memory between turns.
+
+Stock ``SQLTrackerStore.retrieve`` reads every event of the session and replays it into a new
+tracker on every message, and ``save`` counts the stored events to find the new ones; both grow
+with the conversation (a 200-turn chat spends most of its time there). This store keeps the
+tracker it last saved for each conversation and hands the same object back when it is still
+current, checked with one indexed query (the newest event id of the conversation): another
+instance on the same database, or a turn that failed before saving, makes it reload from SQL as
+stock Rasa does. Saving appends only the events past those it knows are stored.
+
+Configured as a Rasa custom tracker store (``type: bot.dialogue.tracker_store.
+CachedSQLTrackerStore`` in the endpoints), with the stock store's settings; ``cache_size``
+bounds the number of conversations kept (least recently used go first).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import ActionExecuted, SessionStarted
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Known:
+    """A tracker as it is in the database: its first ``stored`` events are saved, and the
+    conversation's newest event row is ``last_id``."""
+
+    tracker: DialogueStateTracker
+    stored: int
+    last_id: int
+
+
+class CachedSQLTrackerStore(SQLTrackerStore):
+    """``SQLTrackerStore`` that serves a conversation's tracker from memory while current."""
+
+    def __init__(self, *args: Any, cache_size: int = 2000, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cache_size = int(cache_size)
+        self._known: OrderedDict[str, _Known] = OrderedDict()
+
+    def _last_id(self, session: Any, sender_id: str) -> int:
+        value = session.query(sa.func.max(self.SQLEvent.id)).filter(
+            self.SQLEvent.sender_id == sender_id).scalar()
+        return int(value or 0)
+
+    def _current(self, sender_id: str) -> _Known | None:
+        known = self._known.get(sender_id)
+        if known is None or len(known.tracker.events) != known.stored:
+            return None  # never seen, or a turn changed it without saving: not trustworthy
+        with self.session_scope() as session:
+            if self._last_id(session, sender_id) != known.last_id:
+                return None  # written elsewhere (another instance, the retention command)
+        self._known.move_to_end(sender_id)
+        return known
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        """The latest session's tracker: from memory when current, else from SQL."""
+        known = self._current(sender_id)
+        if known is not None:
+            return known.tracker
+        with self.session_scope() as session:
+            last_id = self._last_id(session, sender_id)
+        tracker = await super().retrieve(sender_id)
+        if tracker is not None:
+            self._remember(tracker, len(tracker.events), last_id)
+        return tracker
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Append the events not stored yet (stock behaviour when the tracker is unknown)."""
+        known = self._known.get(tracker.sender_id)
+        with self.session_scope() as session:
+            fast = (known is not None and known.tracker is tracker
+                    and len(tracker.events) >= known.stored
+                    and self._last_id(session, tracker.sender_id) == known.last_id)
+            if fast:
+                await self.stream_events(tracker)
+                new_events = list(itertools.islice(tracker.events, known.stored, None))
+                if not new_events:
+                    return
+                rows = [self._row(tracker.sender_id, event) for event in new_events]
+                session.add_all(rows)
+                session.flush()
+                last_id = rows[-1].id
+                session.commit()
+        if fast:
+            self._remember(tracker, known.stored + len(new_events), last_id, new_events)
+            return
+        await super().save(tracker)  # stock: counts what is stored, appends the rest
+        with self.session_scope() as session:
+            last_id = self._last_id(session, tracker.sender_id)
+        self._remember(tracker, len(tracker.events), last_id, list(tracker.events))
+
+    def _row(self, sender_id: str, event: Any) -> Any:
+        """One ``events`` row, exactly as the stock store writes it."""
+        data = event.as_dict()
+        return self.SQLEvent(
+            sender_id=sender_id,
+            type_name=event.type_name,
+            timestamp=data.get("timestamp"),
+            intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            action_name=data.get("name"),
+            data=json.dumps(data),
+        )
+
+    def _remember(self, tracker: DialogueStateTracker, stored: int, last_id: int,
+                  new_events: list[Any] | None = None) -> None:
+        if any(isinstance(e, SessionStarted) for e in (new_events or [])) and stored > len(
+                new_events or []):
+            # A new session began: stock Rasa reads only the new session back; so do we.
+            self._known.pop(tracker.sender_id, None)
+            return
+        self._known[tracker.sender_id] = _Known(tracker, stored, last_id)
+        self._known.move_to_end(tracker.sender_id)
+        while len(self._known) > self.cache_size:
+            self._known.popitem(last=False)
+
+    async def create_tracker(self, sender_id: str,
+                             append_action_listen: bool = True) -> DialogueStateTracker:
+        """A new conversation (as stock), remembered from the start."""
+        tracker = self.init_tracker(sender_id)
+        if append_action_listen:
+            tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
+        await self.save(tracker)
+        return tracker
+
+    def forget(self, sender_id: str) -> None:
+        """Drop a conversation from memory (after it was changed outside this store)."""
+        self._known.pop(sender_id, None)
