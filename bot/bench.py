@@ -3,14 +3,18 @@
 Starts the whole product (launcher, sandbox fakes) on free loopback ports, then measures:
 
 - webhook acknowledgement: signed WhatsApp webhooks, time until the HTTP 200 (the model is not
-  waited for), p50/p95/p99;
-- (a) Rasa's stock REST channel and (b) the full WhatsApp path (signed webhook → reply recorded by
-  the fake Twilio) at 1, 10 and 20 concurrent conversations: messages per second, p50/p99 latency;
-- one 200-turn conversation over REST: p50 of turns 1–10 against turns 191–200;
-- resident memory of the public server and the action server; the model's training time.
+  waited for), p50/p95/p99, at a steady rate and in a burst;
+- (a) stock Rasa: ``rasa run`` on the same model with its REST channel, the same action server
+  and Rasa's own SQL tracker store on SQLite, nothing of ours in the process; and (b) the full
+  WhatsApp path of the product (signed webhook → gateway → core → reply recorded by the fake
+  Twilio) at 1, 10 and 20 concurrent conversations, each sending its next message as soon as the
+  previous one is answered: messages per second, p50/p99 latency;
+- one 200-turn conversation on each: p50 of turns 1–10 against turns 191–200;
+- resident memory of every process of the product instance (and of stock Rasa); training time.
 
 Prints a table and writes it to ``results/bench.md`` (and ``results/bench.json``). Request loops
-are bounded in count and time and only target 127.0.0.1.
+are bounded in count and time and only target 127.0.0.1. Replies are awaited with the fake
+Twilio's long-poll, so the load generator does not eat the CPU it is measuring.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +88,7 @@ class Product:
     fake_twilio: str
     process: subprocess.Popen
     log: Path
+    action_port: int = 0
     pids: dict[str, int] = field(default_factory=dict)
 
 
@@ -95,7 +101,6 @@ def start_product(var_dir: Path) -> Product:
         "SMO_CORE_PORT": str(core),
         "SMO_FAKE_WECHAT_PORT": str(wechat), "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "SMO_RATE_LIMIT_PER_MINUTE": "100000", "SMO_RATE_LIMIT_BURST": "100000",
-        "SMO_LOG_LEVEL": "WARNING",
     }
     for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "WECHAT_APP_ID", "SMO_SANDBOX"):
         env.pop(name, None)
@@ -116,10 +121,75 @@ def start_product(var_dir: Path) -> Product:
                     break
         except OSError:
             time.sleep(1)
-    product = Product(base, f"http://127.0.0.1:{twilio}", process, log)
+    product = Product(base, f"http://127.0.0.1:{twilio}", process, log, action)
     pids = json.loads((var_dir / "processes.json").read_text(encoding="utf-8"))
     product.pids = {name: pids[name] for name in ("public server", "core", "action server")}
     return product
+
+
+@dataclass
+class StockRasa:
+    """``rasa run`` exactly as Rasa ships it: REST channel, SQL tracker store, our action server."""
+
+    base: str
+    process: subprocess.Popen
+
+
+def start_stock_rasa(var_dir: Path, model: Path, action_port: int) -> StockRasa:
+    port = free_port()
+    endpoints = var_dir / "stock-endpoints.yml"
+    endpoints.write_text(
+        f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
+        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {var_dir / 'stock-tracker.db'}\n",
+        encoding="utf-8")
+    credentials = var_dir / "stock-credentials.yml"
+    credentials.write_text("rest:\n", encoding="utf-8")
+    log = var_dir / "stock-rasa.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("rasa")), "run", "--model", str(model),
+             "--endpoints", str(endpoints), "--credentials", str(credentials),
+             "--port", str(port), "--interface", "127.0.0.1"],
+            cwd=var_dir, stdout=out, stderr=subprocess.STDOUT,
+            env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"})
+    base = f"http://127.0.0.1:{port}"
+    import urllib.request
+
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"stock rasa exited early:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{base}/status", timeout=2) as response:
+                # /status needs the API; without it the root answers once the server is up
+                pass
+        except urllib.error.HTTPError:
+            pass
+        except OSError:
+            time.sleep(1)
+            continue
+        try:
+            with urllib.request.urlopen(f"{base}/", timeout=2) as response:
+                if response.status == 200 and _rest_answers(base):
+                    return StockRasa(base, process)
+        except OSError:
+            pass
+        time.sleep(1)
+    raise SystemExit("stock rasa did not start in 300 s")
+
+
+def _rest_answers(base: str) -> bool:
+    """The model is loaded once the REST channel answers a message."""
+    import urllib.request
+
+    request = urllib.request.Request(f"{base}/webhooks/rest/webhook",
+                                     json.dumps({"sender": "probe", "message": "hi"}).encode(),
+                                     {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return bool(json.loads(response.read()))
+    except (OSError, ValueError):
+        return False
 
 
 def stop_product(product: Product) -> None:
@@ -161,27 +231,22 @@ async def whatsapp_ack(session: aiohttp.ClientSession, base: str, number: str, t
     return time.perf_counter() - started
 
 
-async def recorded_count(session: aiohttp.ClientSession, fake: str, number: str) -> int:
-    async with session.get(f"{fake}/_sandbox/messages",
-                           params={"to": f"whatsapp:{number}"}) as response:
-        data = await response.json()
-    return len(data if isinstance(data, list) else data.get("messages", []))
-
-
 async def whatsapp_turn(session: aiohttp.ClientSession, product: Product, number: str,
                         text: str, expect: int) -> float:
-    """Signed webhook → until the fake Twilio has recorded the reply."""
+    """Signed webhook → until the fake Twilio has recorded the reply (long-poll, no spinning)."""
     started = time.perf_counter()
     await whatsapp_ack(session, product.base, number, text)
-    deadline = started + 60
-    while time.perf_counter() < deadline:
-        if await recorded_count(session, product.fake_twilio, number) >= expect:
-            return time.perf_counter() - started
-        await asyncio.sleep(0.005)
-    raise RuntimeError("reply never reached the fake Twilio")
+    async with session.get(f"{product.fake_twilio}/_sandbox/wait",
+                           params={"to": f"whatsapp:{number}", "count": str(expect),
+                                   "timeout": "60"}) as response:
+        data = await response.json()
+    if not data.get("reached"):
+        raise RuntimeError("reply never reached the fake Twilio")
+    return time.perf_counter() - started
 
 
-async def load(kind: str, product: Product, concurrency: int, turns: int) -> dict:
+async def load(kind: str, product: Product, concurrency: int, turns: int,
+               stock: StockRasa | None = None) -> dict:
     """``concurrency`` conversations of ``turns`` messages, each conversation in order."""
     latencies: list[float] = []
     async with aiohttp.ClientSession() as session:
@@ -191,7 +256,10 @@ async def load(kind: str, product: Product, concurrency: int, turns: int) -> dic
             expect = 0
             for turn in range(turns):
                 text = QUESTIONS[(index + turn) % len(QUESTIONS)]
-                if kind == "rest":
+                if kind == "stock":
+                    assert stock is not None
+                    latencies.append(await rest_turn(session, stock.base, tag, text))
+                elif kind == "rest":
                     latencies.append(await rest_turn(session, product.base, tag, text))
                 else:
                     expect += 2  # every question has a two-bubble answer
@@ -238,15 +306,23 @@ async def ack_latency_steady(product: Product, count: int, rate: float) -> dict:
             "p95_ms": percentile(latencies, 95) * 1000, "p99_ms": percentile(latencies, 99) * 1000}
 
 
-async def long_conversation(product: Product, turns: int) -> dict:
+async def long_conversation(kind: str, product: Product, turns: int,
+                            stock: StockRasa | None = None) -> dict:
+    """One conversation of ``turns`` messages: does a late turn cost more than an early one?"""
     latencies: list[float] = []
     async with aiohttp.ClientSession() as session:
-        sender = f"long-{time.time_ns()}"
+        tag = f"long-{kind}-{time.time_ns()}"
+        number = f"+8523{abs(hash(tag)) % 10**7:07d}"
         for turn in range(turns):
-            latencies.append(await rest_turn(session, product.base, sender,
-                                             QUESTIONS[turn % len(QUESTIONS)]))
+            text = QUESTIONS[turn % len(QUESTIONS)]
+            if kind == "stock":
+                assert stock is not None
+                latencies.append(await rest_turn(session, stock.base, tag, text))
+            else:
+                latencies.append(await whatsapp_turn(session, product, number, text,
+                                                     2 * (turn + 1)))
     early, late = latencies[:10], latencies[-10:]
-    return {"turns": turns, "first10_p50_ms": statistics.median(early) * 1000,
+    return {"kind": kind, "turns": turns, "first10_p50_ms": statistics.median(early) * 1000,
             "last10_p50_ms": statistics.median(late) * 1000,
             "ratio": statistics.median(late) / statistics.median(early)}
 
@@ -274,8 +350,45 @@ def training_seconds() -> float | None:
     return None
 
 
+TARGETS = "the targets of issue 7"
+PATHS = {"stock": "(a) stock Rasa REST", "whatsapp": "(b) WhatsApp full path",
+         "rest": "(c) REST via the product"}
+
+
+def _row(results: dict, kind: str, concurrency: int) -> dict | None:
+    return next((r for r in results["load"]
+                 if r["kind"] == kind and r["concurrency"] == concurrency), None)
+
+
+def verdicts(results: dict) -> list[tuple[str, str, bool]]:
+    """(target, measured, met) for each target of the issue."""
+    out: list[tuple[str, str, bool]] = []
+    a, b = _row(results, "stock", 20), _row(results, "whatsapp", 20)
+    if a and b:
+        ratio = b["throughput"] / a["throughput"]
+        out.append(("(b) throughput ≥ 2 × (a) at 20 concurrent",
+                    f"{b['throughput']:.1f} / {a['throughput']:.1f} = {ratio:.2f} ×", ratio >= 2))
+        out.append(("(b) p99 ≤ 300 ms at 20 concurrent", f"{b['p99_ms']:.0f} ms",
+                    b["p99_ms"] <= 300))
+    for label, ack in (("steady", results["ack_steady"]), ("burst", results["ack"])):
+        out.append((f"webhook acknowledgement p99 ≤ 30 ms ({label})", f"{ack['p99_ms']:.1f} ms",
+                    ack["p99_ms"] <= 30))
+    long = next((r for r in results["long"] if r["kind"] == "whatsapp"), None)
+    if long:
+        out.append(("(b) turn-200 p50 ≤ 1.2 × turn-10 p50",
+                    f"{long['last10_p50_ms']:.0f} / {long['first10_p50_ms']:.0f} ms = "
+                    f"{long['ratio']:.2f} ×", long["ratio"] <= 1.2))
+    instance = results["rss_mb"].get("product instance (all processes)")
+    if instance:
+        out.append(("resident memory ≤ 1.0 GB per instance", f"{instance:.0f} MB",
+                    instance <= 1024))
+    return out
+
+
 def table(results: dict) -> str:
-    lines = ["# Benchmark", "", f"Machine: {os.cpu_count()} cores; model {results['model']}", ""]
+    lines = ["# Benchmark", "",
+             f"Machine: {os.cpu_count()} cores; model {results['model']}; {results['started']}",
+             ""]
     ack, steady = results["ack"], results["ack_steady"]
     lines += ["## Webhook acknowledgement (signed WhatsApp webhook → HTTP 200)", "",
               "| load | messages | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|---|",
@@ -284,56 +397,72 @@ def table(results: dict) -> str:
               f"| burst, {ack['concurrency']} at a time | {ack['count']} | {ack['p50_ms']:.1f} | "
               f"{ack['p95_ms']:.1f} | {ack['p99_ms']:.1f} |", ""]
     lines += ["## Throughput and end-to-end latency", "",
-              "| path | concurrent | messages | msg/s | p50 ms | p99 ms |",
+              "Each conversation sends its next message as soon as the previous one is answered.",
+              "", "| path | concurrent | messages | msg/s | p50 ms | p99 ms |",
               "|---|---|---|---|---|---|"]
     for row in results["load"]:
-        path = "(a) stock REST" if row["kind"] == "rest" else "(b) WhatsApp full path"
-        lines.append(f"| {path} | {row['concurrency']} | {row['messages']} | "
+        lines.append(f"| {PATHS[row['kind']]} | {row['concurrency']} | {row['messages']} | "
                      f"{row['throughput']:.1f} | {row['p50_ms']:.0f} | {row['p99_ms']:.0f} |")
-    long = results["long"]
-    lines += ["", "## Long conversation (REST)", "",
-              f"{long['turns']} turns: p50 of turns 1-10 {long['first10_p50_ms']:.0f} ms, "
-              f"turns {long['turns'] - 9}-{long['turns']} {long['last10_p50_ms']:.0f} ms "
-              f"(ratio {long['ratio']:.2f})", ""]
-    lines += ["## Memory and training", ""]
+    lines += ["", "## Long conversation", "", "| path | turns | p50 turns 1-10 ms | "
+              "p50 last 10 turns ms | ratio |", "|---|---|---|---|---|"]
+    for long in results["long"]:
+        lines.append(f"| {PATHS[long['kind']]} | {long['turns']} | {long['first10_p50_ms']:.0f} | "
+                     f"{long['last10_p50_ms']:.0f} | {long['ratio']:.2f} |")
+    lines += ["", "## Memory and training", ""]
     for name, value in results["rss_mb"].items():
         lines.append(f"- resident memory, {name}: {value:.0f} MB")
     trained = results.get("training_seconds")
     lines.append(f"- training time of this model: {trained:.0f} s" if trained else
                  "- training time: not recorded (model came from the cache)")
+    lines += ["", f"## Against {TARGETS}", "", "| target | measured | met |", "|---|---|---|"]
+    for target, measured, met in verdicts(results):
+        lines.append(f"| {target} | {measured} | {'yes' if met else 'NO'} |")
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--turns", type=int, default=12, help="messages per conversation")
+    parser.add_argument("--turns", type=int, default=15, help="messages per conversation")
     parser.add_argument("--long-turns", type=int, default=200)
     parser.add_argument("--ack-count", type=int, default=300)
+    parser.add_argument("--with-rest", action="store_true",
+                        help="also measure (c): Rasa's REST channel through the product gateway")
     args = parser.parse_args(argv)
 
     from bot.model import ensure_model, model_name
 
-    ensure_model()
+    model = ensure_model()
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="smo-bench-") as tmp:
         product = start_product(Path(tmp))
+        stock = start_stock_rasa(Path(tmp), model, product.action_port)
         try:
-            results: dict = {"model": model_name()}
-            asyncio.run(load("rest", product, 1, 3))  # warm-up, not reported
+            results: dict = {"model": model_name(),
+                             "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+            for kind in ("stock", "whatsapp"):  # warm-up, not reported
+                asyncio.run(load(kind, product, 2, 3, stock))
             results["ack_steady"] = asyncio.run(ack_latency_steady(product, args.ack_count, 5.0))
             drain(product, args.ack_count * 2)
             results["ack"] = asyncio.run(ack_latency(product, args.ack_count, 10))
             drain(product, args.ack_count * 4)  # let the acknowledged messages be answered first
             results["load"] = []
+            kinds = ("stock", "whatsapp", "rest") if args.with_rest else ("stock", "whatsapp")
             for concurrency in (1, 10, 20):
-                for kind in ("rest", "whatsapp"):
+                for kind in kinds:
                     results["load"].append(asyncio.run(load(kind, product, concurrency,
-                                                            args.turns)))
-            results["long"] = asyncio.run(long_conversation(product, args.long_turns))
-            results["rss_mb"] = {name: rss_mb(pid) for name, pid in product.pids.items() if pid}
+                                                            args.turns, stock)))
+            results["long"] = [asyncio.run(long_conversation(kind, product, args.long_turns,
+                                                             stock))
+                               for kind in ("stock", "whatsapp")]
+            rss = {name: rss_mb(pid) for name, pid in product.pids.items() if pid}
+            rss["product instance (all processes)"] = sum(rss.values())
+            rss["stock rasa run"] = rss_mb(stock.process.pid)
+            results["rss_mb"] = rss
             results["training_seconds"] = training_seconds()
         finally:
+            stock.process.terminate()
+            stock.process.wait(timeout=30)
             stop_product(product)
     REPORT_DIR.mkdir(exist_ok=True)
     text = table(results)

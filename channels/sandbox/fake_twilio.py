@@ -64,8 +64,9 @@ Sandbox control
   window). ``GET`` shows the queue, ``DELETE`` clears it.
 - ``GET /_sandbox/messages?to=..&from=..`` accepted messages, oldest first, each the Twilio
   resource plus ``content_sid``, ``content_variables``, ``media_url`` and ``status_callback``;
-  ``DELETE`` clears them. ``GET /_sandbox/callbacks``, ``GET /_sandbox/stats``,
-  ``GET /_sandbox/health``.
+  ``DELETE`` clears them. ``GET /_sandbox/wait?to=..&count=n&timeout=s`` answers once n messages
+  to that address are recorded (a long-poll for load generators). ``GET /_sandbox/callbacks``,
+  ``GET /_sandbox/stats``, ``GET /_sandbox/health``.
 """
 
 from __future__ import annotations
@@ -188,6 +189,28 @@ class FaultRule:
         )
 
 
+class Arrivals:
+    """Wakes ``/_sandbox/wait`` long-polls when a message is recorded (created lazily on the
+    server's loop), so a load generator need not poll and steal the CPU it measures."""
+
+    def __init__(self) -> None:
+        self._condition: asyncio.Condition | None = None
+
+    @property
+    def condition(self) -> asyncio.Condition:
+        if self._condition is None:
+            self._condition = asyncio.Condition()
+        return self._condition
+
+    def notify_all_soon(self) -> None:
+        async def wake() -> None:
+            async with self.condition:
+                self.condition.notify_all()
+
+        if self._condition is not None:
+            asyncio.ensure_future(wake())
+
+
 class TwilioState:
     """Everything the fake remembers; one per application."""
 
@@ -201,6 +224,7 @@ class TwilioState:
     ):
         self.auth_token = auth_token
         self.account_sid = account_sid
+        self.arrivals = Arrivals()
         self.status_callbacks = status_callbacks
         self.status_delay = status_delay
         self.rng = random.Random(seed)
@@ -426,6 +450,7 @@ async def create_message(request: web.Request) -> web.Response:
     }
     state.messages.append(record)
     state.stats["created"] += 1
+    state.arrivals.notify_all_soon()
     _spawn(state, _progress(state, record, fault))
     if fault is not None and fault.delay:
         await asyncio.sleep(fault.delay)
@@ -576,6 +601,30 @@ async def sandbox_messages(request: web.Request) -> web.Response:
     return web.json_response(items)
 
 
+async def sandbox_wait(request: web.Request) -> web.Response:
+    """Long-poll: answer once ``count`` messages to ``to`` are recorded, or after ``timeout`` s
+    (``{"count": n, "reached": bool}``)."""
+    state = _state(request)
+    to = request.query.get("to")
+    try:
+        count = int(request.query.get("count", "1"))
+        timeout = min(float(request.query.get("timeout", "30")), 120.0)
+    except ValueError:
+        return web.json_response({"error": "count and timeout must be numbers"}, status=400)
+
+    def recorded() -> int:
+        return sum(1 for r in state.messages if to is None or r["resource"]["to"] == to)
+
+    condition = state.arrivals.condition
+    try:
+        async with condition:
+            await asyncio.wait_for(condition.wait_for(lambda: recorded() >= count), timeout)
+    except asyncio.TimeoutError:
+        pass
+    have = recorded()
+    return web.json_response({"count": have, "reached": have >= count})
+
+
 async def sandbox_clear_messages(request: web.Request) -> web.Response:
     _state(request).messages.clear()
     return web.json_response([])
@@ -632,6 +681,7 @@ def create_app(
     app.router.add_get(prefix + "/Messages/{sid}.json", fetch_message)
     add_fault_routes(app, STATE_KEY, FaultRule)
     app.router.add_get("/_sandbox/messages", sandbox_messages)
+    app.router.add_get("/_sandbox/wait", sandbox_wait)
     app.router.add_delete("/_sandbox/messages", sandbox_clear_messages)
     app.router.add_get("/_sandbox/callbacks", sandbox_callbacks)
     app.router.add_get("/_sandbox/stats", sandbox_stats)
