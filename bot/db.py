@@ -28,7 +28,7 @@ def database_url() -> str:
     return stores.database_url()
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API objects
+def sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API objects
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the one writer
     # WAL + NORMAL: a commit survives a crash of our process (kill -9) but skips the fsync per
@@ -55,7 +55,7 @@ def _engine(url: str) -> Engine:
         # connection per transaction, which profiling showed to dominate the webhook path.
         eng = create_engine(url, future=True, connect_args={"check_same_thread": False},
                             poolclass=QueuePool, pool_size=8, max_overflow=8)
-        event.listen(eng, "connect", _sqlite_pragmas)
+        event.listen(eng, "connect", sqlite_pragmas)
         from bot.stores.migrate import import_models
 
         import_models()

@@ -44,14 +44,18 @@ from channels.internal import InternalInput
 logger = logging.getLogger(__name__)
 
 
-def tracker_endpoint(url: str) -> EndpointConfig:
-    """Rasa's SQL tracker store at a SQLAlchemy URL (SQLite file or PostgreSQL)."""
+def tracker_endpoint(url: str, *, only_writer: bool = False) -> EndpointConfig:
+    """Rasa's SQL tracker store at a SQLAlchemy URL (SQLite file or PostgreSQL).
+
+    ``only_writer``: this process is the only one writing conversations (embedded mode), so
+    the store may trust its memory without asking the database on every read."""
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
     # Rasa's SQL tracker store, keeping current conversations in memory (bot.dialogue).
     tracker = {"type": "bot.dialogue.tracker_store.CachedSQLTrackerStore",
-               "dialect": parsed.drivername.split("+")[0], "db": parsed.database}
+               "dialect": parsed.drivername.split("+")[0], "db": parsed.database,
+               "verify_reads": not only_writer}
     if parsed.host:
         # Rasa takes the host as the endpoint's ``url``.
         tracker.update(url=parsed.host, port=parsed.port, username=parsed.username,
@@ -79,7 +83,9 @@ def build_endpoints(settings: Settings) -> AvailableEndpoints:
 
     return AvailableEndpoints(
         action=EndpointConfig(url=settings.action_server_url),
-        tracker_store=tracker_endpoint(settings.tracker_db_url),
+        # Embedded: one core process writes the tracker store; shared: several instances do.
+        tracker_store=tracker_endpoint(settings.tracker_db_url,
+                                       only_writer=stores.redis_url() is None),
         lock_store=lock_endpoint(stores.redis_url()),
     )
 

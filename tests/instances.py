@@ -146,3 +146,96 @@ class Instance:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
+
+
+# ---------------------------------------------------------------------------- customers & checks
+def send_until_acknowledged(base_urls: list[str], number: str, text: str, sid: str,
+                            timeout: float = 300.0) -> int:
+    """Post one signed WhatsApp webhook as Twilio would, retrying (same MessageSid) until an
+    instance answers 200: Twilio retries a webhook that failed, so a crash must not lose it.
+    Returns how many attempts it took."""
+    from providers import WhatsAppUser
+
+    deadline = time.monotonic() + timeout
+    attempt = 0
+    while True:
+        base = base_urls[attempt % len(base_urls)]
+        attempt += 1
+        try:
+            status = WhatsAppUser(base, "", number).send(text, sid=sid)
+        except OSError:
+            status = 0
+        if status == 200:
+            return attempt
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{number}: message {sid} never acknowledged (last {status})")
+        time.sleep(0.3)
+
+
+def replies_by_inbound(db_url: str, numbers: list[str]) -> dict[str, dict]:
+    """Per customer: their inbound messages in order and the outbox rows answering each."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db_url, future=True)
+    result: dict[str, dict] = {}
+    with engine.connect() as connection:
+        for number in numbers:
+            address = f"whatsapp:{number}"
+            inbound = connection.execute(text(
+                "SELECT id, provider_id, status FROM inbound_messages "
+                "WHERE channel = 'whatsapp' AND sender = :s ORDER BY id"), {"s": address}).all()
+            outbound = connection.execute(text(
+                "SELECT id, dedup_key, status, provider_ref FROM outbound_messages "
+                "WHERE channel = 'whatsapp' AND recipient = :s ORDER BY id"), {"s": address}).all()
+            result[number] = {"inbound": inbound, "outbound": outbound}
+    engine.dispose()
+    return result
+
+
+def wait_all_sent(db_url: str, numbers: list[str], expected_inbound: int,
+                  timeout: float = 300.0) -> dict[str, dict]:
+    """Until every inbound message is answered and every outbox row has left (or time is up)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = replies_by_inbound(db_url, numbers)
+        inbound = sum(len(s["inbound"]) for s in state.values())
+        unanswered = sum(1 for s in state.values() for row in s["inbound"] if row[2] != "done")
+        unsent = sum(1 for s in state.values() for row in s["outbound"] if row[2] != "sent")
+        if inbound >= expected_inbound and not unanswered and not unsent:
+            return state
+        if time.monotonic() > deadline:
+            raise AssertionError(f"after {timeout} s: {inbound}/{expected_inbound} stored, "
+                                 f"{unanswered} unanswered, {unsent} outbox rows not sent")
+        time.sleep(1)
+
+
+def exactly_once_in_order(state: dict[str, dict], sent: dict[str, list[str]],
+                          fake_url: str) -> list[str]:
+    """Problems found (empty = good): every message the customer sent was stored once, in the
+    order sent, answered with at least one bubble; the fake Twilio got each bubble exactly once
+    and in the order of the messages they answer."""
+    from providers import recorded
+
+    problems: list[str] = []
+    for number, sids in sent.items():
+        inbound, outbound = state[number]["inbound"], state[number]["outbound"]
+        if [row[1] for row in inbound] != sids:
+            problems.append(f"{number}: stored {len(inbound)} messages, not the {len(sids)} "
+                            "sent in their order")
+            continue
+        position = {row[0]: index for index, row in enumerate(inbound)}
+        answered = {int(row[1].split(":")[1]) for row in outbound if row[1].startswith("in:")}
+        missing = [row[1] for row in inbound if row[0] not in answered]
+        if missing:
+            problems.append(f"{number}: no reply to {missing}")
+        # Expected provider order: by the message answered, then by bubble index.
+        keyed = [((position[int(row[1].split(":")[1])], int(row[1].split(":")[2])), row[3])
+                 for row in outbound]
+        expected = [ref for _, ref in sorted(keyed)]
+        got = [m["sid"] for m in recorded(fake_url, to=f"whatsapp:{number}")]
+        if len(got) != len(set(got)) or sorted(got) != sorted(expected):
+            problems.append(f"{number}: provider has {len(got)} messages for {len(expected)} "
+                            f"outbox rows (duplicates or losses)")
+        elif got != expected:
+            problems.append(f"{number}: replies reached the provider out of order")
+    return problems

@@ -3,8 +3,11 @@
 - Stock Rasa checks each action server response with ``jsonschema.validate``, which first
   re-validates the *schema* itself: measured here at about two thirds of a message's time in the
   core. The validator is now built once and reused; responses are checked exactly as before.
-- ``domain.as_dict()`` (every response in three languages) was rebuilt for every call; the domain
-  does not change while a model is loaded, so it is built once per domain.
+- ``domain.as_dict()`` was rebuilt for every call; the domain does not change while a model is
+  loaded, so it is built once per domain, and without its responses (every reply in three
+  languages, the bulk of it): actions name responses, the core renders them.
+- Slot validation after every message rebuilt the tracker by replaying the conversation; it now
+  validates a copy with the extracted slots applied (same state).
 - The request carries the conversation's events since the last ``SESSION_EVENTS`` user messages
   instead of all of them, so a 200-turn chat does not post megabytes per action. Slots,
   the latest message, the active form and the latest action are sent in full, as stock. Our
@@ -14,14 +17,16 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
-from rasa.core.actions.action import RemoteAction
+from rasa.core.actions.action import ActionExtractSlots, RemoteAction
 from rasa.shared.core.domain import Domain
 
 SESSION_EVENTS = 12  # user turns of events sent with each action call
 
 _STOCK_CALL_FORMAT = RemoteAction._action_call_format
+_STOCK_VALIDATION = ActionExtractSlots._execute_validation_action
 _validator: Any = None
 _installed = False
 
@@ -75,12 +80,49 @@ def _action_call_format(self: RemoteAction, tracker: Any, domain: Domain) -> dic
 
 
 def _domain_dict(domain: Domain) -> dict[str, Any]:
-    """``domain.as_dict()`` built once per loaded domain (sent read-only)."""
+    """``domain.as_dict()`` without responses, built once per loaded domain (sent read-only)."""
     cached = domain.__dict__.get("_smo_as_dict")
     if cached is None:
-        cached = domain.as_dict()
+        cached = {key: value for key, value in domain.as_dict().items() if key != "responses"}
         domain.__dict__["_smo_as_dict"] = cached
     return cached
+
+
+def _was_restarted(tracker: Any) -> bool:
+    """Whether the conversation holds a ``Restarted`` event (scanned once per new event)."""
+    from rasa.shared.core.events import Restarted
+
+    scanned, found = tracker.__dict__.get("_smo_restarted", (0, False))
+    events = tracker.events
+    if scanned > len(events):
+        scanned, found = 0, False
+    if not found:
+        found = any(isinstance(event, Restarted)
+                    for event in itertools.islice(events, scanned, None))
+    tracker.__dict__["_smo_restarted"] = (len(events), found)
+    return found
+
+
+async def _execute_validation_action(self: Any, extraction_events: list[Any], output_channel: Any,
+                                     nlg: Any, tracker: Any, domain: Domain) -> list[Any]:
+    """Stock ``ActionExtractSlots._execute_validation_action`` with a tracker *copy* plus the
+    extracted slots, instead of a tracker rebuilt by replaying the whole conversation (the same
+    state; a conversation that was restarted takes the stock path, which drops what came before).
+    """
+    from rasa.shared.core.constants import ACTION_VALIDATE_SLOT_MAPPINGS
+    from rasa.shared.core.events import SlotSet
+
+    if ACTION_VALIDATE_SLOT_MAPPINGS not in domain.user_actions or _was_restarted(tracker):
+        return await _STOCK_VALIDATION(self, extraction_events, output_channel, nlg, tracker,
+                                       domain)
+    slot_events = [event for event in extraction_events if isinstance(event, SlotSet)]
+    candidate = tracker.copy()
+    for event in slot_events:
+        candidate.update(event)
+    validate_events = await self._run_custom_action(
+        ACTION_VALIDATE_SLOT_MAPPINGS, output_channel, nlg, candidate, domain)
+    validated = {event.key for event in validate_events if isinstance(event, SlotSet)}
+    return validate_events + [event for event in slot_events if event.key not in validated]
 
 
 def install() -> None:
@@ -90,4 +132,5 @@ def install() -> None:
         return
     RemoteAction._validate_action_result = _validate_action_result
     RemoteAction._action_call_format = _action_call_format
+    ActionExtractSlots._execute_validation_action = _execute_validation_action
     _installed = True

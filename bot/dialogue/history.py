@@ -124,8 +124,11 @@ def states_for_tracker_history(
     key = (id(self), tracker.sender_id, omit_unset_slots, ignore_rule_only_turns, rule_key)
     applied = tracker.applied_events()
     cached = _STATES.get(key)
-    if cached is None or len(applied) < len(cached.events) or any(
-            a is not b for a, b in zip(applied, cached.events, strict=False)):
+    seen = len(cached.events) if cached is not None else 0
+    # Applied events behave as a stack of unique event objects: if the newest one we processed
+    # is still at its place (and the first too), everything before it is unchanged.
+    if cached is None or len(applied) < seen or (seen and (
+            applied[seen - 1] is not cached.events[-1] or applied[0] is not cached.events[0])):
         cached = _States([], tracker.init_copy())
     _STATES[key] = cached
     _STATES.move_to_end(key)

@@ -15,7 +15,8 @@ import copy as copy_module
 from rasa.shared.core.trackers import DialogueStateTracker
 
 _STOCK_COPY = DialogueStateTracker.copy
-_CACHES = ("_smo_applied",)  # per-tracker caches of bot.dialogue.history: never shared
+# Per-tracker caches of bot.dialogue (history, action_calls): they belong to the original.
+_CACHES = ("_smo_applied", "_smo_restarted")
 _installed = False
 
 

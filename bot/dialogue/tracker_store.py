@@ -9,8 +9,13 @@ instance on the same database, or a turn that failed before saving, makes it rel
 stock Rasa does. Saving appends only the events past those it knows are stored.
 
 Configured as a Rasa custom tracker store (``type: bot.dialogue.tracker_store.
-CachedSQLTrackerStore`` in the endpoints), with the stock store's settings; ``cache_size``
-bounds the number of conversations kept (least recently used go first).
+CachedSQLTrackerStore`` in the endpoints), with the stock store's settings plus:
+
+- ``cache_size``: conversations kept (least recently used go first);
+- ``verify_reads``: check the database before trusting memory (default on). The product turns it
+  off only in embedded mode, where this one core process is the only writer; memory is then
+  re-checked after ``trust_seconds`` of a conversation's silence all the same;
+- on SQLite, a pooled engine in WAL mode (stock opens a new connection per query).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +38,15 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 logger = logging.getLogger(__name__)
 
 
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL (readers never block the writer), fsync at checkpoints only, wait on locks."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
 @dataclass
 class _Known:
     """A tracker as it is in the database: its first ``stored`` events are saved, and the
@@ -40,28 +55,59 @@ class _Known:
     tracker: DialogueStateTracker
     stored: int
     last_id: int
+    checked_at: float = 0.0
 
 
 class CachedSQLTrackerStore(SQLTrackerStore):
     """``SQLTrackerStore`` that serves a conversation's tracker from memory while current."""
 
-    def __init__(self, *args: Any, cache_size: int = 2000, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, cache_size: int = 2000, verify_reads: bool = True,
+                 trust_seconds: float = 300.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.cache_size = int(cache_size)
+        self.verify_reads = bool(verify_reads)
+        self.trust_seconds = float(trust_seconds)
         self._known: OrderedDict[str, _Known] = OrderedDict()
+        if self.engine.dialect.name == "sqlite":
+            self._pool_sqlite()
+
+    def _pool_sqlite(self) -> None:
+        """Keep SQLite connections open (WAL, like the product database) instead of one per
+        query: connecting dominated a cached turn's database time."""
+        from sqlalchemy.orm import sessionmaker
+        from sqlalchemy.pool import QueuePool
+
+        url = self.engine.url
+        self.engine.dispose()
+        self.engine = sa.create_engine(url, poolclass=QueuePool, pool_size=4, max_overflow=4,
+                                       connect_args={"check_same_thread": False})
+        sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.sessionmaker = sessionmaker(bind=self.engine)
 
     def _last_id(self, session: Any, sender_id: str) -> int:
         value = session.query(sa.func.max(self.SQLEvent.id)).filter(
             self.SQLEvent.sender_id == sender_id).scalar()
         return int(value or 0)
 
+    def _fresh(self, known: _Known, session: Any | None = None) -> bool:
+        """Whether the database still ends where this tracker does."""
+        now = time.monotonic()
+        if not self.verify_reads and now - known.checked_at < self.trust_seconds:
+            return True
+        if session is None:
+            with self.session_scope() as own:
+                last = self._last_id(own, known.tracker.sender_id)
+        else:
+            last = self._last_id(session, known.tracker.sender_id)
+        known.checked_at = now
+        return last == known.last_id  # else written elsewhere: another instance, a purge
+
     def _current(self, sender_id: str) -> _Known | None:
         known = self._known.get(sender_id)
         if known is None or len(known.tracker.events) != known.stored:
             return None  # never seen, or a turn changed it without saving: not trustworthy
-        with self.session_scope() as session:
-            if self._last_id(session, sender_id) != known.last_id:
-                return None  # written elsewhere (another instance, the retention command)
+        if not self._fresh(known):
+            return None
         self._known.move_to_end(sender_id)
         return known
 
@@ -82,37 +128,36 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         known = self._known.get(tracker.sender_id)
         with self.session_scope() as session:
             fast = (known is not None and known.tracker is tracker
-                    and len(tracker.events) >= known.stored
-                    and self._last_id(session, tracker.sender_id) == known.last_id)
+                    and len(tracker.events) >= known.stored and self._fresh(known, session))
             if fast:
                 await self.stream_events(tracker)
                 new_events = list(itertools.islice(tracker.events, known.stored, None))
                 if not new_events:
                     return
-                rows = [self._row(tracker.sender_id, event) for event in new_events]
-                session.add_all(rows)
-                session.flush()
-                last_id = rows[-1].id
+                table = self.SQLEvent.__table__
+                ids = [session.execute(table.insert().values(**self._row(tracker.sender_id, e))
+                                       ).inserted_primary_key[0] for e in new_events]
                 session.commit()
         if fast:
-            self._remember(tracker, known.stored + len(new_events), last_id, new_events)
+            self._remember(tracker, known.stored + len(new_events), int(ids[-1]), new_events)
             return
         await super().save(tracker)  # stock: counts what is stored, appends the rest
         with self.session_scope() as session:
             last_id = self._last_id(session, tracker.sender_id)
         self._remember(tracker, len(tracker.events), last_id, list(tracker.events))
 
-    def _row(self, sender_id: str, event: Any) -> Any:
-        """One ``events`` row, exactly as the stock store writes it."""
+    @staticmethod
+    def _row(sender_id: str, event: Any) -> dict[str, Any]:
+        """One ``events`` row's values, exactly as the stock store writes them."""
         data = event.as_dict()
-        return self.SQLEvent(
-            sender_id=sender_id,
-            type_name=event.type_name,
-            timestamp=data.get("timestamp"),
-            intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-            action_name=data.get("name"),
-            data=json.dumps(data),
-        )
+        return {
+            "sender_id": sender_id,
+            "type_name": event.type_name,
+            "timestamp": data.get("timestamp"),
+            "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            "action_name": data.get("name"),
+            "data": json.dumps(data),
+        }
 
     def _remember(self, tracker: DialogueStateTracker, stored: int, last_id: int,
                   new_events: list[Any] | None = None) -> None:
@@ -121,7 +166,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             # A new session began: stock Rasa reads only the new session back; so do we.
             self._known.pop(tracker.sender_id, None)
             return
-        self._known[tracker.sender_id] = _Known(tracker, stored, last_id)
+        self._known[tracker.sender_id] = _Known(tracker, stored, last_id, time.monotonic())
         self._known.move_to_end(tracker.sender_id)
         while len(self._known) > self.cache_size:
             self._known.popitem(last=False)

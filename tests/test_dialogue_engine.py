@@ -1,0 +1,140 @@
+"""Our dialogue-engine shortcuts (bot.dialogue) give exactly what stock Rasa gives.
+
+A real agent with the trained model runs whole conversations (the second-opinion flow through
+its forms, FAQ answers, an emergency, a nurse request) with the patches installed; on every call
+the patched function's result is compared with the stock function's on the same input:
+applied events, featurised states, tracker copies and rule lookups. Then the conversation must
+have gone through forms (the states really covered them) and no comparison may differ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+CONVERSATIONS = [
+    ["hello", "I want to get a second medical opinion", "yes I agree", "CI10000001",
+     "15/03/1980", "My doctor diagnosed stage 2 colon cancer and wants to operate next month",
+     "He also suggested chemotherapy afterwards", "no that's all", "how long does the report take",
+     "thanks"],
+    ["我想攞第二醫療意見", "同意", "CI10000007", "25/04/1979", "報告要幾耐先有呀",
+     "可唔可以搵護士"],
+    ["哪些计划可以使用这个服务", "我想申请第二医疗意见", "不同意",
+     "my father has crushing chest pain and can't breathe", "ok", "可以安排去海外治疗吗",
+     "/restart", "😀", "what is this service"],
+]
+
+
+def _compare(counts: Counter, problems: list[str]) -> None:
+    """Wrap each patched function so every call also runs stock and compares."""
+    from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
+
+    from bot.dialogue import history, rule_matching, tracker_copy
+
+    def applied(self):  # noqa: ANN001, ANN202
+        mine, stock = history.applied_events(self), history._STOCK_APPLIED(self)
+        counts["applied"] += 1
+        if [id(e) for e in mine] != [id(e) for e in stock]:
+            problems.append("applied_events differs")
+        return mine
+
+    def states(self, tracker, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        mine = history.states_for_tracker_history(self, tracker, *args, **kwargs)
+        stock = history._STOCK_STATES(self, tracker, *args, **kwargs)
+        counts["states"] += 1
+        counts["form states"] += any("active_loop" in s for s in stock)
+        if mine != stock:
+            problems.append(f"states differ for {args} {kwargs}")
+        return mine
+
+    def copied(self):  # noqa: ANN001, ANN202
+        mine, stock = tracker_copy.copy(self), tracker_copy._STOCK_COPY(self)
+        counts["copies"] += 1
+        slots = {k: (v.value, v.has_been_set) for k, v in mine.slots.items()}
+        if (mine.current_state(EventVerbosity.ALL) != stock.current_state(EventVerbosity.ALL)
+                or slots != {k: (v.value, v.has_been_set) for k, v in stock.slots.items()}):
+            problems.append("tracker copy differs")
+        return mine
+
+    def keys(self, lookup, states_):  # noqa: ANN001, ANN202
+        mine = rule_matching._get_possible_keys(self, lookup, states_)
+        stock = rule_matching._STOCK_POSSIBLE_KEYS(self, lookup, states_)
+        counts["rule lookups"] += 1
+        if mine != stock:
+            problems.append("rule keys differ")
+        return mine
+
+    DialogueStateTracker.applied_events = applied
+    Domain.states_for_tracker_history = states
+    DialogueStateTracker.copy = copied
+    RulePolicy._get_possible_keys = keys
+
+
+@pytest.fixture()
+def restored_rasa():  # noqa: ANN201
+    """Whatever this test patches in this process is put back afterwards."""
+    from rasa.core.actions.action import ActionExtractSlots, RemoteAction
+    from rasa.core.policies.policy import Policy
+    from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    saved = [(cls, name, cls.__dict__[name]) for cls, name in [
+        (DialogueStateTracker, "applied_events"), (DialogueStateTracker, "copy"),
+        (Domain, "states_for_tracker_history"), (RulePolicy, "_get_possible_keys"),
+        (Policy, "format_tracker_states"), (RemoteAction, "_action_call_format"),
+        (RemoteAction, "_validate_action_result"),
+        (ActionExtractSlots, "_execute_validation_action")]]
+    yield
+    for cls, name, value in saved:
+        setattr(cls, name, value)
+    from bot.dialogue import action_calls, debug_text, history, rule_matching, tracker_copy
+
+    for module in (action_calls, debug_text, history, rule_matching, tracker_copy):
+        module._installed = False
+
+
+def test_patched_dialogue_engine_matches_stock(assistant, trained_model: Path, tmp_path: Path,
+                                               restored_rasa, monkeypatch) -> None:
+    monkeypatch.setenv("SMO_VAR_DIR", str(assistant.var_dir))
+    from rasa.core.agent import load_agent
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+    from rasa.core.utils import AvailableEndpoints
+    from rasa.utils.endpoints import EndpointConfig
+
+    import bot.dialogue
+    from bot.server import tracker_endpoint
+
+    bot.dialogue.install()
+    counts: Counter = Counter()
+    problems: list[str] = []
+    _compare(counts, problems)
+    endpoints = AvailableEndpoints(
+        action=EndpointConfig(url=f"http://127.0.0.1:{assistant.action_port}/webhook"),
+        tracker_store=tracker_endpoint(f"sqlite:///{tmp_path / 'tracker.db'}", only_writer=True))
+
+    async def run() -> list[int]:
+        agent = await load_agent(model_path=str(trained_model), endpoints=endpoints)
+        answered = []
+        for index, conversation in enumerate(CONVERSATIONS):
+            for text in conversation:
+                out = CollectingOutputChannel()
+                await agent.handle_message(UserMessage(text, out, f"engine-{index}"))
+                answered.append(len(out.messages))
+        return answered
+
+    answered = asyncio.run(run())
+    flat = [t for c in CONVERSATIONS for t in c]
+    # In process, "/restart" is Rasa's restart command (silent; it exercises the restart paths);
+    # the channels turn it into plain text for customers.
+    assert [t for t, n in zip(flat, answered, strict=True) if not n] == ["/restart"]
+    assert counts["states"] > 100 and counts["copies"] > 20 and counts["rule lookups"] > 50
+    assert counts["form states"] > 10, "the conversations must go through forms"
+    assert problems == []
