@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
@@ -76,11 +77,28 @@ def checkpoint(url: str | None = None) -> None:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
+@lru_cache(maxsize=8)
+def _factory(eng: Engine) -> sessionmaker:
+    return sessionmaker(bind=eng, future=True, expire_on_commit=False)
+
+
+def insert_ignoring_duplicates(db: Session, table: Any, rows: list[dict[str, Any]]) -> int:
+    """Insert rows, skipping any that collide with a unique key (PostgreSQL and SQLite's
+    ``ON CONFLICT DO NOTHING``), inside the caller's transaction; returns how many were new."""
+    if not rows:
+        return 0
+    if db.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    result = db.execute(insert(table).on_conflict_do_nothing(), rows)
+    return max(result.rowcount, 0)
+
+
 @contextmanager
 def session(url: str | None = None) -> Iterator[Session]:
     """A transaction: committed on success, rolled back on error."""
-    factory = sessionmaker(bind=engine(url), future=True, expire_on_commit=False)
-    with factory() as db:
+    with _factory(engine(url))() as db:
         try:
             yield db
             db.commit()

@@ -266,6 +266,12 @@ def main() -> int:
         "SMO_INTERNAL_TOKEN": secrets.token_urlsafe(24),
         "SMO_CORE_API_TOKEN": os.environ.get("SMO_RASA_API_TOKEN") or secrets.token_urlsafe(24),
     }
+    # Each message is one small inference: one TensorFlow thread each for ops and between ops
+    # keeps the core from fighting the other processes for the CPU; two malloc arenas instead of
+    # one per thread keep its memory down. An operator's own values win.
+    for name, value in (("TF_INTER_OP_PARALLELISM_THREADS", "1"),
+                        ("TF_INTRA_OP_PARALLELISM_THREADS", "1"), ("MALLOC_ARENA_MAX", "2")):
+        env.setdefault(name, value)
     sandbox = sandbox_wanted()
     planned = services(settings, model)
     if sandbox is not None:

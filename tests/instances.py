@@ -101,6 +101,7 @@ class Instance:
             "SMO_MODEL": str(model), "SMO_OFFICE_HOURS": "Mon-Sun 00:00-23:59",
             "SMO_RATE_LIMIT_PER_MINUTE": "100000", "SMO_RATE_LIMIT_BURST": "100000",
             "SMO_SANDBOX": "false", "SMO_DEMO_USERS": "false",
+            "SMO_SEND_MAX_BACKOFF_SECONDS": "3",  # faults delay replies by seconds, not minutes
             "TWILIO_ACCOUNT_SID": defaults.TWILIO_ACCOUNT_SID,
             "TWILIO_AUTH_TOKEN": defaults.TWILIO_AUTH_TOKEN,
             "TWILIO_WHATSAPP_FROM": defaults.TWILIO_WHATSAPP_FROM,

@@ -110,7 +110,7 @@ def test_patched_dialogue_engine_matches_stock(assistant, trained_model: Path, t
     from rasa.utils.endpoints import EndpointConfig
 
     import bot.dialogue
-    from bot.server import tracker_endpoint
+    from bot.core_server import tracker_endpoint
 
     bot.dialogue.install()
     counts: Counter = Counter()

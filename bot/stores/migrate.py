@@ -103,7 +103,7 @@ def ensure_tracker_store(url: str) -> None:
     """Let Rasa's SQL tracker store create its own table (and PostgreSQL database)."""
     from rasa.core.tracker_store import TrackerStore
 
-    from bot.server import tracker_endpoint
+    from bot.core_server import tracker_endpoint
 
     ensure_database(url)
     store = TrackerStore.create(tracker_endpoint(url))

@@ -17,6 +17,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import os
 import random
 import threading
 from collections.abc import Awaitable
@@ -28,7 +29,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot import metrics, responses
-from bot.db import Base, engine, session
+from bot.db import Base, engine, insert_ignoring_duplicates, session
 from bot.events import EventBus
 from channels.core.lease import Leases, LeaseUnavailable, leases_from_env
 from channels.core.models import Contact, InboundMessage, OutboundMessage
@@ -40,7 +41,7 @@ logger = logging.getLogger(__name__)
 # retried with capped backoff until it is this old, then reported failed to the staff console
 # (WhatsApp's own 24-hour window makes an older free-form reply undeliverable anyway).
 GIVE_UP_AFTER = timedelta(hours=24)
-MAX_BACKOFF_SECONDS = 30.0
+MAX_BACKOFF_SECONDS = float(os.environ.get("SMO_SEND_MAX_BACKOFF_SECONDS", 30))
 # A send claimed this long ago and still "sending" belongs to an instance that died mid-send.
 SEND_CLAIM_SECONDS = 15.0
 # Unanswered messages older than this with no worker here are picked up by the sweep (another
@@ -84,6 +85,11 @@ def _now() -> datetime:
 def notice(response: str, language: str | None) -> Outgoing:
     """A domain response (outside the dialogue) as one bubble, in the conversation's language."""
     return render([responses.message(response, language)], language)[0]
+
+
+def _options_of(bubbles: list[Outgoing]) -> list[list[str]]:
+    """The numbered options of the last bubble that has any (what "1", "2" will mean next)."""
+    return next((list(map(list, b.options)) for b in reversed(bubbles) if b.options), [])
 
 
 def conversation_id(channel: str, sender: str) -> str:
@@ -187,23 +193,26 @@ class ChannelRuntime:
         now = _now()
         # Over the rate limit: still stored and logged in the transcript, answered once politely.
         status = "pending" if self.limiter.allow(f"{channel}:{sender}") else "limited"
+        values = {
+            "channel": channel, "provider_id": provider_id, "sender": sender, "kind": kind,
+            # NUL cannot be stored in PostgreSQL text and means nothing in a chat.
+            "text": (text or "").replace("\x00", ""), "payload": payload or {},
+            "status": status, "attempts": 0, "received_at": now,
+        }
+        # One short transaction (the acknowledgement waits for it): the message, the contact's
+        # window, and replies held for this customer released.
         try:
             with session() as db:
-                row = InboundMessage(
-                    channel=channel,
-                    provider_id=provider_id,
-                    sender=sender,
-                    kind=kind,
-                    # NUL cannot be stored in PostgreSQL text and means nothing in a chat.
-                    text=(text or "").replace("\x00", ""),
-                    payload=payload or {},
-                    status=status,
-                    received_at=now,
-                )
-                db.add(row)
-                db.flush()
-                inbound_id = row.id
+                inbound_id = db.execute(
+                    InboundMessage.__table__.insert().values(**values)).inserted_primary_key[0]
                 self._touch_contact(db, channel, sender, now)
+                released = db.execute(
+                    update(OutboundMessage.__table__)
+                    .where(OutboundMessage.channel == channel,
+                           OutboundMessage.recipient == sender,
+                           OutboundMessage.status == "held")
+                    .values(status="pending", next_attempt_at=now)
+                ).rowcount
         except IntegrityError:
             with session() as db:
                 existing = db.execute(
@@ -212,7 +221,8 @@ class ChannelRuntime:
                     )
                 ).scalar_one()
             return existing, False
-        self._release_held(channel, sender)
+        if released:
+            self._kick_now()
         metrics.MESSAGES_IN.labels(channel).inc()
         if want_reply:
             self._waiters[inbound_id] = concurrent.futures.Future()
@@ -255,13 +265,15 @@ class ChannelRuntime:
 
     @staticmethod
     def _touch_contact(db: Any, channel: str, sender: str, now: datetime) -> None:
-        contact = db.execute(
-            select(Contact).where(Contact.channel == channel, Contact.sender == sender)
-        ).scalar_one_or_none()
-        if contact is None:
-            db.add(Contact(channel=channel, sender=sender, last_inbound_at=now, options=[]))
-        else:
-            contact.last_inbound_at = now
+        """Record when the customer last wrote (their messaging window), creating the contact."""
+        table = Contact.__table__
+        touched = db.execute(update(table).where(table.c.channel == channel,
+                                                 table.c.sender == sender)
+                             .values(last_inbound_at=now)).rowcount
+        if not touched:
+            insert_ignoring_duplicates(db, table, [{
+                "channel": channel, "sender": sender, "last_inbound_at": now, "options": [],
+                "subscribed": 1}])
 
     def contact(self, channel: str, sender: str) -> Contact | None:
         """Per-contact state (window, options)."""
@@ -299,20 +311,22 @@ class ChannelRuntime:
         bubbles: list[Outgoing] = []
         if self.limiter.first_refusal(f"{row.channel}:{row.sender}"):
             bubbles = [notice("utter_rate_limited", language)]
-        self._enqueue(row.channel, row.sender, bubbles, f"in:{row.id}")
-        self._finish(row.id, "rate_limited")
+        with session() as db:
+            self._enqueue(row.channel, row.sender, bubbles, f"in:{row.id}", db=db)
+            self._finish(row.id, "rate_limited", db=db)
 
     def _inbound(self, inbound_id: int) -> InboundMessage:
         with session() as db:
             return db.get(InboundMessage, inbound_id)
 
-    def _finish(self, inbound_id: int, status: str) -> None:
-        with session() as db:
-            db.execute(
-                update(InboundMessage)
-                .where(InboundMessage.id == inbound_id)
-                .values(status=status, processed_at=_now())
-            )
+    def _finish(self, inbound_id: int, status: str, db: Any = None) -> None:
+        statement = (update(InboundMessage.__table__).where(InboundMessage.id == inbound_id)
+                     .values(status=status, processed_at=_now()))
+        if db is not None:
+            db.execute(statement)
+            return
+        with session() as own:
+            own.execute(statement)
 
     async def _process_next(self, channel: str, sender: str) -> str:
         """Answer the customer's oldest unanswered message: "done", "idle" or "retry"."""
@@ -341,23 +355,30 @@ class ChannelRuntime:
         return "done"
 
     async def _reply(self, row: InboundMessage, cid: str) -> None:
-        """Answer one message and queue the reply (passively, if its webhook is still waiting)."""
-        bubbles = await self._answer(row, cid)
+        """Answer one message and queue the reply (passively, if its webhook is still waiting).
+
+        Everything the answer changes is written in one transaction: the reply's outbox rows,
+        the numbered options and language to remember, and the message marked answered.
+        """
+        bubbles, options, language = await self._answer(row, cid)
         waiter = self._waiters.pop(row.id, None)
         adapter = self.adapters[row.channel]
         combined = "\n\n".join(b.text for b in bubbles)
         fits = adapter.measure(combined) <= adapter.limit
-        if waiter is not None and not waiter.done() and fits:
-            # The webhook is still waiting: the reply goes back passively, in one message.
-            self._enqueue(
-                row.channel, row.sender, [Outgoing(combined)], f"in:{row.id}", status="passive"
-            )
-            waiter.set_result(combined)
-        else:
-            self._enqueue(row.channel, row.sender, bubbles, f"in:{row.id}")
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
-        self._finish(row.id, "done")
+        passive = waiter is not None and not waiter.done() and fits
+        with session() as db:
+            if passive:  # the webhook is still waiting: the reply goes back in its response
+                self._enqueue(row.channel, row.sender, [Outgoing(combined)], f"in:{row.id}",
+                              status="passive", db=db)
+            else:
+                self._enqueue(row.channel, row.sender, bubbles, f"in:{row.id}", db=db)
+            if options is not None:
+                db.execute(update(Contact.__table__)
+                           .where(Contact.channel == row.channel, Contact.sender == row.sender)
+                           .values(options=options, language=language))
+            self._finish(row.id, "done", db=db)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(combined if passive else None)
 
     def _count_attempt(self, inbound_id: int) -> int:
         with session() as db:
@@ -372,25 +393,22 @@ class ChannelRuntime:
         await asyncio.sleep(min(30.0, 0.5 * 2 ** min(attempts, 6)))
         self._schedule(channel, sender)
 
-    async def _answer(self, row: InboundMessage, cid: str) -> list[Outgoing]:
+    async def _answer(self, row: InboundMessage, cid: str
+                      ) -> tuple[list[Outgoing], list[list[str]] | None, str | None]:
+        """The reply's bubbles, the numbered options to remember (None: keep) and language."""
         message_id = f"{row.channel}:{row.id}"
         if row.kind in ("media", "location"):
-            return await self._answer_attachment(row, cid)
+            return await self._answer_attachment(row, cid), None, None
         if row.kind == "event":  # a new follower: the trilingual welcome and menu
-            return self._welcome(row)
+            bubbles = render([responses.message("utter_welcome_subscribe", None)], None)
+            return bubbles, _options_of(bubbles), None
         contact = self.contact(row.channel, row.sender)
         payload = choose_option(row.text, contact.options if contact else None)
         messages, language = await self.core.handle(
             cid, payload or as_text(row.text), row.channel, message_id, {"kind": row.kind}
         )
         bubbles = render(messages, language)
-        self._remember_options(row.channel, row.sender, bubbles, language)
-        return bubbles
-
-    def _welcome(self, row: InboundMessage) -> list[Outgoing]:
-        bubbles = render([responses.message("utter_welcome_subscribe", None)], None)
-        self._remember_options(row.channel, row.sender, bubbles, None)
-        return bubbles
+        return bubbles, _options_of(bubbles), language
 
     async def _answer_attachment(self, row: InboundMessage, cid: str) -> list[Outgoing]:
         """Media and locations: kept on the case by reference, acknowledged, a text asked for.
@@ -418,18 +436,6 @@ class ChannelRuntime:
         )
         return [notice("utter_media_received", language), *render(messages, language)]
 
-    @staticmethod
-    def _remember_options(
-        channel: str, sender: str, bubbles: list[Outgoing], language: str | None
-    ) -> None:
-        options = next((list(map(list, b.options)) for b in reversed(bubbles) if b.options), [])
-        with session() as db:
-            db.execute(
-                update(Contact)
-                .where(Contact.channel == channel, Contact.sender == sender)
-                .values(options=options, language=language)
-            )
-
     # ---- outbound --------------------------------------------------------------------------
     def _enqueue(
         self,
@@ -440,32 +446,23 @@ class ChannelRuntime:
         *,
         status: str = "pending",
         kind: str = "text",
-    ) -> list[int]:
+        db: Any = None,
+    ) -> None:
+        """Outbox rows for the bubbles, split to the channel's limit. Keyed per message and
+        position: a row already queued by an earlier attempt is never queued twice."""
         adapter = self.adapters[channel]
         pieces = [p for b in bubbles for p in split(b.text, adapter.limit, adapter.measure)]
-        ids: list[int] = []
         now = _now()
-        for index, piece in enumerate(pieces):
-            try:
-                with session() as db:
-                    row = OutboundMessage(
-                        channel=channel,
-                        recipient=recipient,
-                        dedup_key=f"{key}:{index}",
-                        kind=kind,
-                        text=piece,
-                        status=status,
-                        attempts=0,
-                        next_attempt_at=now,
-                        created_at=now,
-                        sent_at=now if status == "passive" else None,
-                    )
-                    db.add(row)
-                    db.flush()
-                    ids.append(row.id)
-            except IntegrityError:  # already queued by an earlier attempt: never twice
-                continue
-        return ids
+        rows = [{"channel": channel, "recipient": recipient, "dedup_key": f"{key}:{index}",
+                 "kind": kind, "text": piece, "status": status, "attempts": 0,
+                 "next_attempt_at": now, "created_at": now,
+                 "sent_at": now if status == "passive" else None}
+                for index, piece in enumerate(pieces)]
+        if db is not None:
+            insert_ignoring_duplicates(db, OutboundMessage.__table__, rows)
+            return
+        with session() as own:
+            insert_ignoring_duplicates(own, OutboundMessage.__table__, rows)
 
     def enqueue_text(
         self,
@@ -476,9 +473,9 @@ class ChannelRuntime:
         *,
         kind: str = "text",
         held: bool = False,
-    ) -> list[int]:
+    ) -> None:
         """Queue a message written outside the dialogue (a nurse's reply, a notice)."""
-        ids = self._enqueue(
+        self._enqueue(
             channel,
             recipient,
             [Outgoing(text)],
@@ -487,21 +484,6 @@ class ChannelRuntime:
             kind=kind,
         )
         self._kick_now()
-        return ids
-
-    def _release_held(self, channel: str, sender: str) -> None:
-        with session() as db:
-            released = db.execute(
-                update(OutboundMessage)
-                .where(
-                    OutboundMessage.channel == channel,
-                    OutboundMessage.recipient == sender,
-                    OutboundMessage.status == "held",
-                )
-                .values(status="pending", next_attempt_at=_now())
-            ).rowcount
-        if released:
-            self._kick_now()
 
     async def _recover_then_send(self) -> None:
         """Recovery finishes before the send loop starts, so no in-flight row is touched twice."""
@@ -590,7 +572,6 @@ class ChannelRuntime:
         if result.status == "sent":
             values.update(status="sent", sent_at=now, provider_ref=result.provider_ref)
             metrics.MESSAGES_OUT.labels(row.channel).inc()
-            self._observe_latency(row)
         elif result.status == "held":
             values.update(status="held")
             await self.bus.publish(
@@ -608,17 +589,20 @@ class ChannelRuntime:
                 "delivery", {"recipient": row.recipient, "status": "failed", "error": result.error}
             )
         with session() as db:
-            db.execute(update(OutboundMessage).where(OutboundMessage.id == row.id).values(**values))
+            db.execute(update(OutboundMessage.__table__).where(OutboundMessage.id == row.id)
+                       .values(**values))
+            if values.get("status") == "sent":
+                self._observe_latency(db, row)
 
     @staticmethod
-    def _observe_latency(row: OutboundMessage) -> None:
+    def _observe_latency(db: Any, row: OutboundMessage) -> None:
         """Reply latency for the first bubble answering an inbound message (key ``in:<id>:0``)."""
         if not row.dedup_key.startswith("in:") or not row.dedup_key.endswith(":0"):
             return
-        with session() as db:
-            inbound = db.get(InboundMessage, int(row.dedup_key.split(":")[1]))
-        if inbound is not None:
-            seconds = (_now() - inbound.received_at).total_seconds()
+        received = db.execute(select(InboundMessage.received_at).where(
+            InboundMessage.id == int(row.dedup_key.split(":")[1]))).scalar_one_or_none()
+        if received is not None:
+            seconds = (_now() - received).total_seconds()
             metrics.LATENCY.labels(row.channel).observe(max(seconds, 0.0))
 
     def known_provider_refs(self, channel: str, recipient: str) -> set[str]:
@@ -631,7 +615,11 @@ class ChannelRuntime:
             ).scalars())
 
     def record_delivery_status(self, provider_ref: str, status: str) -> bool:
-        """A provider's status callback (sent, delivered, read, failed)."""
+        """A provider's status callback. Only what the outbox does not know yet is written:
+        delivered, read, undelivered, failed ("queued"/"sent" are what our send already
+        recorded), so two of every bubble's callbacks cost no database write."""
+        if status in ("accepted", "queued", "sending", "sent", "scheduled"):
+            return True
         with session() as db:
             return bool(
                 db.execute(

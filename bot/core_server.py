@@ -1,0 +1,113 @@
+"""The core: Rasa's agent on loopback (port 5006), which only the gateway and staff tools call.
+
+``python -m bot.server --core`` runs it: the agent, Rasa's REST channel, the internal channel the
+gateway hands WhatsApp/WeChat messages to, and Rasa's HTTP API (token-protected). It opens its
+port first and loads the model in the background, so ``/health`` says "loading" meanwhile. It uses
+Rasa's own ``configure_app``, so channels behave exactly as under ``rasa run``; our dialogue-engine
+shortcuts (:mod:`bot.dialogue`) are installed before the model loads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from rasa.core import agent as rasa_agent
+from rasa.core.channels.rest import RestInput
+from rasa.core.run import configure_app
+from rasa.core.utils import AvailableEndpoints
+from rasa.utils.endpoints import EndpointConfig
+from sanic import Sanic
+
+from bot.events import EventBus
+from bot.handoff import guard
+from bot.paths import ROOT
+from bot.settings import Settings
+from bot.web.ops import ops_blueprint
+from channels.internal import InternalInput
+
+logger = logging.getLogger(__name__)
+
+
+def tracker_endpoint(url: str, *, only_writer: bool = False) -> EndpointConfig:
+    """Rasa's SQL tracker store at a SQLAlchemy URL (SQLite file or PostgreSQL).
+
+    ``only_writer``: this process is the only one writing conversations (embedded mode), so
+    the store may trust its memory without asking the database on every read."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    # Rasa's SQL tracker store, keeping current conversations in memory (bot.dialogue).
+    tracker = {"type": "bot.dialogue.tracker_store.CachedSQLTrackerStore",
+               "dialect": parsed.drivername.split("+")[0], "db": parsed.database,
+               "verify_reads": not only_writer}
+    if parsed.host:
+        # Rasa takes the host as the endpoint's ``url``.
+        tracker.update(url=parsed.host, port=parsed.port, username=parsed.username,
+                       password=parsed.password)
+    if tracker["dialect"] == "sqlite":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    return EndpointConfig(**tracker)
+
+
+def lock_endpoint(url: str | None) -> EndpointConfig | None:
+    """Rasa's lock store: Redis when shared (instances must not interleave one conversation)."""
+    if not url:
+        return None  # in memory: one core process
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return EndpointConfig(url=parts.hostname or "127.0.0.1", type="redis",
+                          port=parts.port or 6379, db=int(parts.path.strip("/") or 0),
+                          password=parts.password, key_prefix="smo")
+
+
+def build_endpoints(settings: Settings) -> AvailableEndpoints:
+    """Action server, tracker store and lock store from settings (embedded by default)."""
+    from bot import stores
+
+    return AvailableEndpoints(
+        action=EndpointConfig(url=settings.action_server_url),
+        # Embedded: one core process writes the tracker store; shared: several instances do.
+        tracker_store=tracker_endpoint(settings.tracker_db_url,
+                                       only_writer=stores.redis_url() is None),
+        lock_store=lock_endpoint(stores.redis_url()),
+    )
+
+
+def build_core_app(settings: Settings) -> Sanic:
+    """The core: Rasa's agent with the REST and internal channels and Rasa's HTTP API."""
+    import bot.dialogue
+
+    bot.dialogue.install()  # same dialogue results as stock Rasa, without the O(history) costs
+    endpoints = build_endpoints(settings)
+    app = configure_app(
+        [RestInput(), InternalInput(settings.internal_token)],
+        cors=None,
+        auth_token=settings.core_api_token,
+        enable_api=True,
+        port=settings.core_port,
+        endpoints=endpoints,
+    )
+    app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
+    app.ctx.agent = None
+    app.ctx.bus = EventBus()
+    app.blueprint(ops_blueprint())
+
+    async def load_model(running_app: Sanic) -> None:
+        model = str(settings.model_path) if settings.model_path else str(ROOT / "models")
+        logger.info("loading model %s", model)
+        agent = await rasa_agent.load_agent(
+            model_path=model, endpoints=endpoints, loop=asyncio.get_running_loop())
+        guard.install(agent, running_app.ctx.bus)
+        running_app.ctx.agent = agent
+        logger.info("model loaded; the assistant is answering")
+
+    app.register_listener(
+        lambda running_app, _loop: running_app.add_task(load_model(running_app)),
+        "after_server_start",
+    )
+    return app
+
+
