@@ -129,14 +129,29 @@ def start_product(var_dir: Path) -> Product:
 
 @dataclass
 class StockRasa:
-    """``rasa run`` exactly as Rasa ships it: REST channel, SQL tracker store, our action server."""
+    """``rasa run`` exactly as Rasa ships it (REST channel, SQL tracker store) with its own
+    ``rasa run actions`` serving our actions, so its memory is measured apart from ours."""
 
     base: str
     process: subprocess.Popen
+    actions: subprocess.Popen
+
+    def stop(self) -> None:
+        for process in (self.process, self.actions):
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
-def start_stock_rasa(var_dir: Path, model: Path, action_port: int) -> StockRasa:
-    port = free_port()
+def start_stock_rasa(var_dir: Path, model: Path) -> StockRasa:
+    port, action_port = free_port(), free_port()
+    rasa = str(Path(sys.executable).with_name("rasa"))
+    actions = subprocess.Popen(
+        [rasa, "run", "actions", "--actions", "actions", "--port", str(action_port)], cwd=ROOT,
+        stdout=(var_dir / "stock-actions.log").open("wb"), stderr=subprocess.STDOUT,
+        env={**os.environ, "SMO_VAR_DIR": str(var_dir)})
     endpoints = var_dir / "stock-endpoints.yml"
     endpoints.write_text(
         f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
@@ -147,7 +162,7 @@ def start_stock_rasa(var_dir: Path, model: Path, action_port: int) -> StockRasa:
     log = var_dir / "stock-rasa.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("rasa")), "run", "--model", str(model),
+            [rasa, "run", "--model", str(model),
              "--endpoints", str(endpoints), "--credentials", str(credentials),
              "--port", str(port), "--interface", "127.0.0.1"],
             cwd=var_dir, stdout=out, stderr=subprocess.STDOUT,
@@ -171,7 +186,7 @@ def start_stock_rasa(var_dir: Path, model: Path, action_port: int) -> StockRasa:
         try:
             with urllib.request.urlopen(f"{base}/", timeout=2) as response:
                 if response.status == 200 and _rest_answers(base):
-                    return StockRasa(base, process)
+                    return StockRasa(base, process, actions)
         except OSError:
             pass
         time.sleep(1)
@@ -436,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="smo-bench-") as tmp:
         product = start_product(Path(tmp))
-        stock = start_stock_rasa(Path(tmp), model, product.action_port)
+        stock = start_stock_rasa(Path(tmp), model)
         try:
             results: dict = {"model": model_name(),
                              "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
@@ -458,11 +473,11 @@ def main(argv: list[str] | None = None) -> int:
             rss = {name: rss_mb(pid) for name, pid in product.pids.items() if pid}
             rss["product instance (all processes)"] = sum(rss.values())
             rss["stock rasa run"] = rss_mb(stock.process.pid)
+            rss["stock's action server"] = rss_mb(stock.actions.pid)
             results["rss_mb"] = rss
             results["training_seconds"] = training_seconds()
         finally:
-            stock.process.terminate()
-            stock.process.wait(timeout=30)
+            stock.stop()
             stop_product(product)
     REPORT_DIR.mkdir(exist_ok=True)
     text = table(results)
