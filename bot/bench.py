@@ -149,7 +149,8 @@ def start_stock_rasa(var_dir: Path, model: Path) -> StockRasa:
     port, action_port = free_port(), free_port()
     rasa = str(Path(sys.executable).with_name("rasa"))
     actions = subprocess.Popen(
-        [rasa, "run", "actions", "--actions", "actions", "--port", str(action_port)], cwd=ROOT,
+        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
+        cwd=ROOT,
         stdout=(var_dir / "stock-actions.log").open("wb"), stderr=subprocess.STDOUT,
         env={**os.environ, "SMO_VAR_DIR": str(var_dir)})
     endpoints = var_dir / "stock-endpoints.yml"

@@ -1,7 +1,7 @@
 """``make run``: start every process the product needs, say where to reach them, stop them together.
 
 Processes (all on loopback by default):
-  action server  ``rasa run actions``          127.0.0.1:5055  (our custom actions)
+  action server  ``python -m rasa_sdk``         127.0.0.1:5055  (our custom actions)
   core           ``python -m bot.server --core`` 127.0.0.1:5006  (the Rasa model)
   public server  ``python -m bot.server``        127.0.0.1:5005  (channels, REST, /health)
   fake Twilio and fake WeChat (sandbox only)   127.0.0.1:5101 / 5102
@@ -26,7 +26,6 @@ from pathlib import Path
 from bot.paths import ROOT
 from bot.settings import Settings, SettingsError, load_settings
 
-BIN = Path(sys.executable).parent
 SEED_FILE = ROOT / "data" / "seed" / "policies.csv"
 
 
@@ -101,15 +100,10 @@ def services(settings: Settings, model: Path) -> list[Service]:
     return [
         Service(
             "action server",
-            [
-                str(BIN / "rasa"),
-                "run",
-                "actions",
-                "--actions",
-                "actions",
-                "--port",
-                str(settings.action_port),
-            ],
+            # The Rasa SDK's own entry point: the same server as `rasa run actions`, without
+            # loading Rasa's command line (which imports TensorFlow: ~600 MB for nothing).
+            [sys.executable, "-m", "rasa_sdk", "--actions", "actions",
+             "--port", str(settings.action_port)],
             f"http://127.0.0.1:{settings.action_port}/health",
         ),
         Service(
@@ -269,6 +263,12 @@ def main() -> int:
     # Each message is one small inference: one TensorFlow thread each for ops and between ops
     # keeps the core from fighting the other processes for the CPU; two malloc arenas instead of
     # one per thread keep its memory down. An operator's own values win.
+    from bot.logging_setup import log_format
+
+    # Children write to our stdout: decide the log format here, for them and for Rasa's structlog.
+    env["SMO_LOG_FORMAT"] = log_format()
+    if env["SMO_LOG_FORMAT"] == "json":
+        env.setdefault("FORCE_JSON_LOGGING", "1")
     for name, value in (("TF_INTER_OP_PARALLELISM_THREADS", "1"),
                         ("TF_INTRA_OP_PARALLELISM_THREADS", "1"), ("MALLOC_ARENA_MAX", "2")):
         env.setdefault(name, value)

@@ -1,5 +1,11 @@
 """Logging for our processes: one format, and noisy third-party loggers that print personal data
-(twilio logs request bodies at INFO) turned down."""
+(twilio logs request bodies at INFO) turned down.
+
+``SMO_LOG_FORMAT``: ``json`` writes one JSON object per line (time, level, logger, event, and the
+exception when there is one) for a log pipeline; ``text`` is for people at a terminal; ``auto``
+(default) picks text on a terminal and JSON otherwise. Both pass through the privacy filter, so
+identifiers are masked whatever the format. Rasa's own structlog events follow the same choice.
+"""
 
 from __future__ import annotations
 
@@ -41,12 +47,43 @@ def mask_all_handlers() -> None:
                 handler.addFilter(privacy)
 
 
+def log_format() -> str:
+    """``json`` or ``text``, from ``SMO_LOG_FORMAT`` (``auto``: text only on a terminal)."""
+    import os
+    import sys
+
+    chosen = (os.environ.get("SMO_LOG_FORMAT") or "auto").strip().lower()
+    if chosen not in ("auto", "json", "text"):
+        raise ValueError(f"SMO_LOG_FORMAT must be auto, json or text, got {chosen!r}")
+    if chosen == "auto":
+        return "text" if sys.stderr.isatty() else "json"
+    return chosen
+
+
+def json_formatter() -> logging.Formatter:
+    """Standard-library records as JSON lines, via structlog (already installed with Rasa)."""
+    import structlog
+
+    return structlog.stdlib.ProcessorFormatter(
+        processor=structlog.processors.JSONRenderer(ensure_ascii=False),
+        foreign_pre_chain=[
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.format_exc_info,
+        ],
+    )
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Configure the root logger once."""
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if log_format() == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(json_formatter())
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     # Rasa logs through structlog, which prints every level (message texts included at DEBUG)

@@ -14,8 +14,9 @@ def mask_identifier(value: str, keep: int = 4) -> str:
 
 
 _PATTERNS = [
-    (re.compile(r"\b[A-Z]{1,2}\d{6}\(?[0-9A]\)?", re.I), "[HKID]"),  # HKID-like
+    # Policy numbers first: their first nine characters also look like an HKID number.
     (re.compile(r"\b[A-Z]{2}\d{8}\b", re.I), "[POLICY]"),  # policy numbers
+    (re.compile(r"\b[A-Z]{1,2}\d{6}\(?[0-9A]\)?", re.I), "[HKID]"),  # HKID-like
     (re.compile(r"\+?\d[\d\s\-]{7,}\d"), "[PHONE]"),  # phone numbers
     (
         re.compile(r"\b\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b|\b\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b"),

@@ -112,7 +112,10 @@ def load_settings() -> Settings:
     )
     try:
         stores.mode()
-    except stores.StoresError as exc:
+        from bot.logging_setup import log_format
+
+        log_format()
+    except (stores.StoresError, ValueError) as exc:
         raise SettingsError(str(exc)) from exc
     if settings.enable_rasa_api and not settings.rasa_api_token:
         raise SettingsError(

@@ -28,3 +28,19 @@ def test_logs_hold_no_personal_data(assistant) -> None:
     leaks = [secret for secret in SECRETS if secret in log]
     phones = sorted(set(PHONE.findall(log)))
     assert not leaks and not phones, f"personal data in logs: {leaks} {phones[:5]}"
+
+
+def test_logs_are_structured(assistant) -> None:
+    """Not at a terminal, our servers log one JSON object per line (SMO_LOG_FORMAT=auto)."""
+    import json
+
+    records = []
+    for line in assistant.log.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith("{"):
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue
+    ours = [r for r in records if {"timestamp", "level", "logger", "event"} <= set(r)]
+    assert len(ours) >= 5, "expected JSON log lines from the gateway and the core"
+    assert {r["logger"].split(".")[0] for r in ours} & {"bot", "channels"}
