@@ -116,7 +116,7 @@ def start_product(var_dir: Path) -> Product:
         if process.poll() is not None:
             raise SystemExit(f"product exited early:\n{log.read_text()[-3000:]}")
         try:
-            with urllib.request.urlopen(f"{base}/health", timeout=2) as response:
+            with urllib.request.urlopen(f"{base}/ready", timeout=2) as response:
                 if response.status == 200:
                     break
         except OSError:

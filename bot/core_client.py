@@ -45,7 +45,8 @@ class CoreClient:
         try:
             async with self._http().get(f"{self.base_url}/health",
                                         timeout=aiohttp.ClientTimeout(total=2)) as response:
-                return response.status == 200
+                return response.status == 200 and (await response.json()).get(
+                    "model") == "loaded"
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
             return False
 

@@ -109,12 +109,12 @@ def services(settings: Settings, model: Path) -> list[Service]:
         Service(
             "core",
             [sys.executable, "-m", "bot.server", "--core"],
-            f"http://127.0.0.1:{settings.core_port}/health",
+            f"http://127.0.0.1:{settings.core_port}/ready",
         ),
         Service(
             "public server",
             [sys.executable, "-m", "bot.server"],
-            f"{settings.public_url}/health",
+            f"{settings.public_url}/ready",
         ),
     ]
 
@@ -229,7 +229,7 @@ def _banner(settings: Settings, sandbox: Sandbox | None,
     REST channel:            curl -s {base}/webhooks/rest/webhook \\
                                -H 'Content-Type: application/json' \\
                                -d '{{"sender": "me", "message": "你好"}}'
-    Health:                  {base}/health{console}{play}
+    Health / readiness:      {base}/health  {base}/ready{console}{play}
   Ctrl-C stops everything.
 """
 

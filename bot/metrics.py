@@ -25,6 +25,30 @@ SLA_BREACHES = Gauge("smo_sla_breaches", "Open cases past their first-response d
                      "without a response", ["queue"], registry=REGISTRY)
 
 
+QUEUE_LENGTH = Gauge("smo_queue_length", "Customer messages not answered yet (inbox) and replies "
+                     "not delivered yet (outbox), per channel", ["queue", "channel"],
+                     registry=REGISTRY)
+
+
+def refresh_queue_gauges() -> None:
+    """Count what waits in the durable inbox and outbox (indexed on status: cheap)."""
+    from sqlalchemy import func, select
+
+    from bot.db import session
+    from channels.core.models import InboundMessage, OutboundMessage
+
+    with session() as db:
+        inbox = dict(db.execute(select(InboundMessage.channel, func.count())
+                                .where(InboundMessage.status.in_(("pending", "limited")))
+                                .group_by(InboundMessage.channel)).all())
+        outbox = dict(db.execute(select(OutboundMessage.channel, func.count())
+                                 .where(OutboundMessage.status.in_(("pending", "sending")))
+                                 .group_by(OutboundMessage.channel)).all())
+    for channel in set(inbox) | set(outbox) | {"whatsapp", "wechat"}:
+        QUEUE_LENGTH.labels("inbox", channel).set(inbox.get(channel, 0))
+        QUEUE_LENGTH.labels("outbox", channel).set(outbox.get(channel, 0))
+
+
 def refresh_case_gauges() -> None:
     """Read the case store (cheap: open cases only) into the gauges."""
     from bot.cases import store
@@ -44,4 +68,5 @@ def refresh_case_gauges() -> None:
 def exposition() -> bytes:
     """The text format Prometheus scrapes."""
     refresh_case_gauges()
+    refresh_queue_gauges()
     return generate_latest(REGISTRY)

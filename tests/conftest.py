@@ -113,7 +113,7 @@ def assistant(
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(f"{base}/health", process, log)
+        _wait_healthy(f"{base}/ready", process, log)
         yield RunningAssistant(
             base, action_port, token, staff_token, var_dir, trained_model, log,
             f"http://127.0.0.1:{twilio_port}", f"http://127.0.0.1:{wechat_port}",

@@ -119,11 +119,7 @@ class Instance:
                                             env=self.env, stdout=out, stderr=subprocess.STDOUT,
                                             start_new_session=True)
         if wait:
-            wait_healthy(f"{self.base_url}/health", self.process, self.log)
-            # The gateway answers /health before the core has its model: wait for /ready.
-            deadline = time.monotonic() + STARTUP_TIMEOUT_S
-            while not healthy(f"{self.base_url}/ready") and time.monotonic() < deadline:
-                time.sleep(0.5)
+            wait_healthy(f"{self.base_url}/ready", self.process, self.log)
         return self
 
     def pids(self) -> dict[str, int]:

@@ -232,7 +232,8 @@ def test_oversized_body_is_413(assistant) -> None:
 def test_ready_and_metrics(assistant) -> None:
     status, body = http("GET", f"{assistant.base_url}/ready")
     assert status == 200 and json.loads(body) == {"status": "ready", "model": "loaded",
-                                                  "database": "reachable"}
+                                                  "database": "reachable",
+                                                  "tracker store": "reachable"}
     user = WhatsAppUser(assistant.base_url, assistant.fake_twilio)
     user.send(REPORT["en"])
     user.wait(2)
@@ -240,6 +241,8 @@ def test_ready_and_metrics(assistant) -> None:
     text = body.decode()
     assert status == 200
     for name in ("smo_messages_in_total", "smo_messages_out_total", "smo_reply_latency_seconds",
-                 "smo_open_cases", "smo_sla_breaches", "smo_provider_errors_total"):
+                 "smo_open_cases", "smo_sla_breaches", "smo_provider_errors_total",
+                 "smo_queue_length"):
         assert name in text
     assert 'smo_messages_in_total{channel="whatsapp"}' in text
+    assert 'smo_queue_length{channel="whatsapp",queue="outbox"}' in text

@@ -22,10 +22,15 @@ def say(base_url: str, sender: str, text: str) -> list[str]:
         return [m["text"] for m in json.loads(response.read()) if m.get("text")]
 
 
-def test_health_is_200_once_loaded(assistant) -> None:
+def test_health_and_ready_once_loaded(assistant) -> None:
     with urllib.request.urlopen(f"{assistant.base_url}/health") as response:
         assert response.status == 200
-        assert json.loads(response.read())["model"] == "loaded"
+        assert json.loads(response.read()) == {"status": "alive", "model": "loaded"}
+    with urllib.request.urlopen(f"{assistant.base_url}/ready") as response:
+        assert response.status == 200
+        body = json.loads(response.read())
+    assert body["status"] == "ready"
+    assert body["database"] == body["tracker store"] == "reachable"
 
 
 @pytest.mark.parametrize(
