@@ -8,6 +8,8 @@ database must be at this release's schema revision (``python -m bot.stores migra
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -95,10 +97,19 @@ def insert_ignoring_duplicates(db: Session, table: Any, rows: list[dict[str, Any
     return max(result.rowcount, 0)
 
 
+# SQLite has one writer at a time, and a writer that finds the file locked sleeps in steps of
+# 10-100 ms before retrying. Inside one process (the gateway's web loop and its channel runtime)
+# transactions therefore take turns on this lock instead: a waiting acknowledgement is woken the
+# moment the other transaction commits. Transactions are short and never await.
+_SQLITE_TURN = threading.RLock()
+
+
 @contextmanager
 def session(url: str | None = None) -> Iterator[Session]:
     """A transaction: committed on success, rolled back on error."""
-    with _factory(engine(url))() as db:
+    eng = engine(url)
+    turn = _SQLITE_TURN if eng.dialect.name == "sqlite" else contextlib.nullcontext()
+    with turn, _factory(eng)() as db:
         try:
             yield db
             db.commit()
