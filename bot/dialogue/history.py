@@ -105,7 +105,9 @@ class _States:
 
 
 _STATES: OrderedDict[tuple, _States] = OrderedDict()
-MAX_CACHED = 4000  # conversations x argument combinations kept
+# Conversations x argument combinations (about three per conversation) kept; a conversation that
+# dropped out is recomputed once, as stock does every time. Bounded so memory stays flat.
+MAX_CACHED = 1500
 
 
 def states_for_tracker_history(
