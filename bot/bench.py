@@ -80,6 +80,15 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (from /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Product:
     """The product started by the launcher for the bench."""
@@ -90,6 +99,7 @@ class Product:
     log: Path
     action_port: int = 0
     pids: dict[str, int] = field(default_factory=dict)
+    fake_pid: int = 0
 
 
 def start_product(var_dir: Path) -> Product:
@@ -124,6 +134,7 @@ def start_product(var_dir: Path) -> Product:
     product = Product(base, f"http://127.0.0.1:{twilio}", process, log, action)
     pids = json.loads((var_dir / "processes.json").read_text(encoding="utf-8"))
     product.pids = {name: pids[name] for name in ("public server", "core", "action server")}
+    product.fake_pid = pids.get("fake Twilio", 0)
     return product
 
 
@@ -419,6 +430,11 @@ def table(results: dict) -> str:
     for row in results["load"]:
         lines.append(f"| {PATHS[row['kind']]} | {row['concurrency']} | {row['messages']} | "
                      f"{row['throughput']:.1f} | {row['p50_ms']:.0f} | {row['p99_ms']:.0f} |")
+    cpu = results.get("cpu_ms_per_message")
+    if cpu:
+        lines += ["", "CPU per message on (b) at 20 concurrent: " + ", ".join(
+            f"{name} {value:.1f} ms" for name, value in cpu.items())
+            + f" (total {sum(cpu.values()):.1f} ms on {os.cpu_count()} cores)"]
     lines += ["", "## Long conversation", "", "| path | turns | p50 turns 1-10 ms | "
               "p50 last 10 turns ms | ratio |", "|---|---|---|---|---|"]
     for long in results["long"]:
@@ -466,8 +482,16 @@ def main(argv: list[str] | None = None) -> int:
             kinds = ("stock", "whatsapp", "rest") if args.with_rest else ("stock", "whatsapp")
             for concurrency in (1, 10, 20):
                 for kind in kinds:
-                    results["load"].append(asyncio.run(load(kind, product, concurrency,
-                                                            args.turns, stock)))
+                    watched = {**product.pids, "fake Twilio": product.fake_pid,
+                               "load generator": os.getpid()}
+                    before = {name: cpu_seconds(pid) for name, pid in watched.items()}
+                    row = asyncio.run(load(kind, product, concurrency, args.turns, stock))
+                    if kind == "whatsapp" and concurrency == 20:
+                        # Where the CPU goes, per message, on the path that is measured.
+                        results["cpu_ms_per_message"] = {
+                            name: 1000 * (cpu_seconds(pid) - before[name]) / row["messages"]
+                            for name, pid in watched.items()}
+                    results["load"].append(row)
             results["long"] = [asyncio.run(long_conversation(kind, product, args.long_turns,
                                                              stock))
                                for kind in ("stock", "whatsapp")]
