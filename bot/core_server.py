@@ -10,6 +10,7 @@ shortcuts (:mod:`bot.dialogue`) are installed before the model loads.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from pathlib import Path
 
@@ -101,6 +102,10 @@ def build_core_app(settings: Settings) -> Sanic:
         agent = await rasa_agent.load_agent(
             model_path=model, endpoints=endpoints, loop=asyncio.get_running_loop())
         guard.install(agent, running_app.ctx.bus)
+        # TensorFlow, Rasa and the model are millions of long-lived objects: move them out of
+        # the collector's view, or every full collection pauses a reply for a few hundred ms.
+        gc.collect()
+        gc.freeze()
         running_app.ctx.agent = agent
         logger.info("model loaded; the assistant is answering")
 
