@@ -225,6 +225,7 @@ class TwilioState:
         self.auth_token = auth_token
         self.account_sid = account_sid
         self.arrivals = Arrivals()
+        self.per_recipient: dict[str, int] = {}  # recorded messages per "to" (for waits)
         self.status_callbacks = status_callbacks
         self.status_delay = status_delay
         self.rng = random.Random(seed)
@@ -449,6 +450,7 @@ async def create_message(request: web.Request) -> web.Response:
         "status_callback": status_callback,
     }
     state.messages.append(record)
+    state.per_recipient[to] = state.per_recipient.get(to, 0) + 1
     state.stats["created"] += 1
     state.arrivals.notify_all_soon()
     _spawn(state, _progress(state, record, fault))
@@ -613,7 +615,7 @@ async def sandbox_wait(request: web.Request) -> web.Response:
         return web.json_response({"error": "count and timeout must be numbers"}, status=400)
 
     def recorded() -> int:
-        return sum(1 for r in state.messages if to is None or r["resource"]["to"] == to)
+        return len(state.messages) if to is None else state.per_recipient.get(to, 0)
 
     condition = state.arrivals.condition
     try:
@@ -627,6 +629,7 @@ async def sandbox_wait(request: web.Request) -> web.Response:
 
 async def sandbox_clear_messages(request: web.Request) -> web.Response:
     _state(request).messages.clear()
+    _state(request).per_recipient.clear()
     return web.json_response([])
 
 
