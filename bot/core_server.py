@@ -31,6 +31,21 @@ from channels.internal import InternalInput
 logger = logging.getLogger(__name__)
 
 
+def release_freed_memory() -> None:
+    """Give the heap that loading the model freed back to the system (glibc ``malloc_trim``).
+
+    Reading and building the model leaves ~170 MB of freed but still resident heap (measured:
+    768 → 602 MB); a no-op where the C library has no ``malloc_trim``."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        logger.debug("malloc_trim not available")
+
+
 def tracker_endpoint(url: str, *, only_writer: bool = False) -> EndpointConfig:
     """Rasa's SQL tracker store at a SQLAlchemy URL (SQLite file or PostgreSQL).
 
@@ -106,6 +121,7 @@ def build_core_app(settings: Settings) -> Sanic:
         # the collector's view, or every full collection pauses a reply for a few hundred ms.
         gc.collect()
         gc.freeze()
+        release_freed_memory()
         running_app.ctx.agent = agent
         logger.info("model loaded; the assistant is answering")
 
