@@ -46,6 +46,13 @@ def release_freed_memory() -> None:
         logger.debug("malloc_trim not available")
 
 
+async def trim_now_and_then(every: float = 60.0) -> None:
+    """Conversations come and go; hand their freed heap back once a minute (a few ms)."""
+    while True:
+        await asyncio.sleep(every)
+        release_freed_memory()
+
+
 def tracker_endpoint(url: str, *, only_writer: bool = False) -> EndpointConfig:
     """Rasa's SQL tracker store at a SQLAlchemy URL (SQLite file or PostgreSQL).
 
@@ -124,6 +131,7 @@ def build_core_app(settings: Settings) -> Sanic:
         release_freed_memory()
         running_app.ctx.agent = agent
         logger.info("model loaded; the assistant is answering")
+        running_app.add_task(trim_now_and_then())
 
     app.register_listener(
         lambda running_app, _loop: running_app.add_task(load_model(running_app)),

@@ -107,7 +107,7 @@ class _States:
 _STATES: OrderedDict[tuple, _States] = OrderedDict()
 # Conversations x argument combinations (about three per conversation) kept; a conversation that
 # dropped out is recomputed once, as stock does every time. Bounded so memory stays flat.
-MAX_CACHED = 1500
+MAX_CACHED = 600
 
 
 def states_for_tracker_history(

@@ -61,7 +61,7 @@ class _Known:
 class CachedSQLTrackerStore(SQLTrackerStore):
     """``SQLTrackerStore`` that serves a conversation's tracker from memory while current."""
 
-    def __init__(self, *args: Any, cache_size: int = 500, verify_reads: bool = True,
+    def __init__(self, *args: Any, cache_size: int = 200, verify_reads: bool = True,
                  trust_seconds: float = 300.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.cache_size = int(cache_size)
