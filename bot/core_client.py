@@ -13,13 +13,15 @@ from typing import Any
 
 import aiohttp
 
-from channels.internal import TOKEN_HEADER
-
 TIMEOUT = aiohttp.ClientTimeout(total=120)
 
 
 class CoreUnavailable(RuntimeError):
     """The core did not answer (still loading, or down); the caller retries later."""
+
+
+# The header carrying the gateway-core secret (channels/internal.py checks it).
+TOKEN_HEADER = "x-internal-token"
 
 
 class CoreClient:

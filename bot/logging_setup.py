@@ -75,8 +75,8 @@ def json_formatter() -> logging.Formatter:
     )
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Configure the root logger once."""
+def configure_logging(level: str = "INFO", *, rasa: bool = True) -> None:
+    """Configure the root logger once (``rasa``: also Rasa's structlog; the gateway has no Rasa)."""
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -86,9 +86,10 @@ def configure_logging(level: str = "INFO") -> None:
             handler.setFormatter(json_formatter())
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
-    # Rasa logs through structlog, which prints every level (message texts included at DEBUG)
-    # unless told the level: use Rasa's own set-up with ours.
-    from rasa.utils.log_utils import configure_structlog
+    if rasa:
+        # Rasa logs through structlog, which prints every level (message texts included at
+        # DEBUG) unless told the level: use Rasa's own set-up with ours.
+        from rasa.utils.log_utils import configure_structlog
 
-    configure_structlog(logging.getLevelName(level))
+        configure_structlog(logging.getLevelName(level))
     mask_all_handlers()

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--credentials", type=Path, default=ROOT / "credentials.yml")
     args = parser.parse_args(argv)
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, rasa=args.core)
     if args.core:
         # TensorFlow imports JAX when it is installed, only for TFLite conversion, which Rasa
         # never does; blocking it (TF handles the ImportError) saves ~90 MB in the core.

@@ -20,7 +20,7 @@ from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
-TOKEN_HEADER = "x-internal-token"
+from bot.core_client import TOKEN_HEADER  # one definition, shared with the gateway
 
 
 def replies_from_tracker(tracker: Any, message_id: str) -> list[dict[str, Any]]:

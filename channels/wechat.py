@@ -25,7 +25,6 @@ from typing import Any
 from xml.parsers.expat import ExpatError
 
 import requests
-from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, text
@@ -42,6 +41,7 @@ from channels.core.kv import shared_storage
 from channels.core.models import Contact, OutboundMessage
 from channels.core.runtime import ChannelRuntime, SendResult
 from channels.core.text import utf8_bytes
+from channels.provider import ProviderChannel
 from channels.settings import WeChatSettings, load_wechat
 
 logger = logging.getLogger(__name__)
@@ -199,7 +199,7 @@ class WeChatAdapter:
         )
 
 
-class WeChatInput(InputChannel):
+class WeChatInput(ProviderChannel):
     """Rasa input channel ``wechat`` (registered in credentials.yml)."""
 
     def __init__(self, settings: WeChatSettings | None = None) -> None:
@@ -212,7 +212,7 @@ class WeChatInput(InputChannel):
         return "wechat"
 
     @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> ProviderChannel:
         """Secrets come from the environment (channels/settings.py), not credentials.yml."""
         return cls()
 
@@ -238,7 +238,7 @@ class WeChatInput(InputChannel):
         except (TypeError, ValueError):
             return False
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+    def blueprint(self, on_new_message: Callable[[Any], Awaitable[Any]]) -> Blueprint:
         """``GET /`` health, ``GET /webhook`` verification, ``POST /webhook`` messages."""
         bp = Blueprint("wechat_webhook", __name__)
 

@@ -20,7 +20,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import aiohttp
-from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint
 from sanic.request import Request, RequestParameters
 from sanic.response import HTTPResponse, text
@@ -32,6 +31,7 @@ from bot.outbound import Delivery
 from channels.core.models import Contact, OutboundMessage
 from channels.core.runtime import ChannelRuntime, SendResult
 from channels.core.text import chars
+from channels.provider import ProviderChannel
 from channels.settings import TwilioSettings, load_twilio
 
 logger = logging.getLogger(__name__)
@@ -200,8 +200,8 @@ class TwilioAdapter:
         return Delivery("template", "the 24-hour window is closed: sent as the approved template")
 
 
-class WhatsAppInput(InputChannel):
-    """Rasa input channel ``whatsapp`` (registered in credentials.yml)."""
+class WhatsAppInput(ProviderChannel):
+    """Input channel ``whatsapp`` (registered in credentials.yml, as Rasa channels are)."""
 
     def __init__(self, settings: TwilioSettings | None = None) -> None:
         self.settings = settings if settings is not None else load_twilio()
@@ -213,7 +213,7 @@ class WhatsAppInput(InputChannel):
         return "whatsapp"
 
     @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> ProviderChannel:
         """Secrets come from the environment (channels/settings.py), not credentials.yml."""
         return cls()
 
@@ -226,7 +226,7 @@ class WhatsAppInput(InputChannel):
         runtime.register(self.adapter)
         return self.adapter
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+    def blueprint(self, on_new_message: Callable[[Any], Awaitable[Any]]) -> Blueprint:
         """``GET /``, ``POST /webhook`` and ``POST /status`` under ``/webhooks/whatsapp``."""
         bp = Blueprint("whatsapp_webhook", __name__)
 
