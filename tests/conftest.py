@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,11 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_S = 300
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from instances import free_port  # noqa: E402 - tests/ is on the path (rootdir conftest)
 
 
 @dataclass(frozen=True)

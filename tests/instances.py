@@ -21,6 +21,9 @@ from channels.sandbox import defaults
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_S = 300
+# What the load tests' customers ask (answers of one or two bubbles, three languages).
+QUESTIONS = ["how long does the report take", "報告要幾耐先有呀", "哪些计划可以使用这个服务",
+             "what is the second medical opinion service", "點樣申請第二醫療意見", "hello"]
 
 
 def free_port() -> int:

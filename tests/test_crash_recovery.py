@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from instances import (
+    QUESTIONS,
     FakeTwilio,
     Instance,
     exactly_once_in_order,
@@ -27,8 +28,6 @@ from channels.sandbox import signing
 
 pytestmark = pytest.mark.slow
 CUSTOMERS, PER_CUSTOMER = 50, 10
-QUESTIONS = ["how long does the report take", "報告要幾耐先有呀", "哪些计划可以使用这个服务",
-             "what is the second medical opinion service", "點樣申請第二醫療意見", "hello"]
 
 
 @pytest.fixture()

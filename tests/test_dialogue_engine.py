@@ -79,26 +79,11 @@ def _compare(counts: Counter, problems: list[str]) -> None:
 
 @pytest.fixture()
 def restored_rasa():  # noqa: ANN201
-    """Whatever this test patches in this process is put back afterwards."""
-    from rasa.core.actions.action import ActionExtractSlots, RemoteAction
-    from rasa.core.policies.policy import Policy
-    from rasa.core.policies.rule_policy import RulePolicy
-    from rasa.shared.core.domain import Domain
-    from rasa.shared.core.trackers import DialogueStateTracker
-
-    saved = [(cls, name, cls.__dict__[name]) for cls, name in [
-        (DialogueStateTracker, "applied_events"), (DialogueStateTracker, "copy"),
-        (Domain, "states_for_tracker_history"), (RulePolicy, "_get_possible_keys"),
-        (Policy, "format_tracker_states"), (RemoteAction, "_action_call_format"),
-        (RemoteAction, "_validate_action_result"),
-        (ActionExtractSlots, "_execute_validation_action")]]
+    """Whatever this test replaces in this process is put back afterwards."""
     yield
-    for cls, name, value in saved:
-        setattr(cls, name, value)
-    from bot.dialogue import action_calls, debug_text, history, rule_matching, tracker_copy
+    from bot.dialogue.patching import restore
 
-    for module in (action_calls, debug_text, history, rule_matching, tracker_copy):
-        module._installed = False
+    restore()
 
 
 def test_patched_dialogue_engine_matches_stock(assistant, trained_model: Path, tmp_path: Path,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from instances import (
+    QUESTIONS,
     ROOT,
     FakeTwilio,
     Instance,
@@ -29,8 +30,6 @@ from providers import http
 from channels.sandbox import signing
 
 pytestmark = pytest.mark.slow
-QUESTIONS = ["how long does the report take", "報告要幾耐先有呀", "哪些计划可以使用这个服务",
-             "what is the second medical opinion service", "點樣申請第二醫療意見", "hello"]
 
 
 def _reachable() -> str | None:

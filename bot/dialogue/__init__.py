@@ -8,18 +8,30 @@
 - :mod:`bot.dialogue.action_calls`: action server calls validated with a compiled schema and
   carrying recent events only.
 
-:func:`install` applies the patches; the tracker store is chosen in the endpoints.
+:func:`install` applies the replacements through :mod:`bot.dialogue.patching` (which can put
+the stock methods back); the tracker store is chosen in the endpoints.
 """
 
 from __future__ import annotations
 
 
 def install() -> None:
-    """Apply the dialogue-engine patches (idempotent). Called by the core before loading."""
-    from bot.dialogue import action_calls, debug_text, history, rule_matching, tracker_copy
+    """Apply the dialogue-engine replacements (idempotent). Called by the core before loading."""
+    from rasa.core.actions.action import ActionExtractSlots, RemoteAction
+    from rasa.core.policies.policy import Policy
+    from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
 
-    debug_text.install()
-    rule_matching.install()
-    history.install()
-    tracker_copy.install()
-    action_calls.install()
+    from bot.dialogue import action_calls, debug_text, history, rule_matching, tracker_copy
+    from bot.dialogue.patching import replace
+
+    replace(Policy, "format_tracker_states", staticmethod(debug_text.format_tracker_states))
+    replace(RulePolicy, "_get_possible_keys", rule_matching._get_possible_keys)
+    replace(DialogueStateTracker, "applied_events", history.applied_events)
+    replace(Domain, "states_for_tracker_history", history.states_for_tracker_history)
+    replace(DialogueStateTracker, "copy", tracker_copy.copy)
+    replace(RemoteAction, "_validate_action_result", action_calls._validate_action_result)
+    replace(RemoteAction, "_action_call_format", action_calls._action_call_format)
+    replace(ActionExtractSlots, "_execute_validation_action",
+            action_calls._execute_validation_action)

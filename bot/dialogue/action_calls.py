@@ -12,7 +12,7 @@
   instead of all of them, so a 200-turn chat does not post megabytes per action. Slots,
   the latest message, the active form and the latest action are sent in full, as stock. Our
   actions read only recent events (the fallback counts the last few misses; forms look back to
-  the last user message); ``tests/test_action_calls.py`` holds them to that.
+  the last user message); the end-to-end care-flow tests run every action on trimmed requests.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ SESSION_EVENTS = 12  # user turns of events sent with each action call
 _STOCK_CALL_FORMAT = RemoteAction._action_call_format
 _STOCK_VALIDATION = ActionExtractSlots._execute_validation_action
 _validator: Any = None
-_installed = False
 
 
 def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
@@ -123,14 +122,3 @@ async def _execute_validation_action(self: Any, extraction_events: list[Any], ou
         ACTION_VALIDATE_SLOT_MAPPINGS, output_channel, nlg, candidate, domain)
     validated = {event.key for event in validate_events if isinstance(event, SlotSet)}
     return validate_events + [event for event in slot_events if event.key not in validated]
-
-
-def install() -> None:
-    """Patch ``RemoteAction`` (idempotent); the stock method stays as ``_STOCK_CALL_FORMAT``."""
-    global _installed
-    if _installed:
-        return
-    RemoteAction._validate_action_result = _validate_action_result
-    RemoteAction._action_call_format = _action_call_format
-    ActionExtractSlots._execute_validation_action = _execute_validation_action
-    _installed = True

@@ -13,7 +13,6 @@ import logging
 from rasa.core.policies.policy import Policy
 
 _STOCK_FORMAT = Policy.format_tracker_states
-_installed = False
 
 
 def format_tracker_states(states: list[dict]) -> str:
@@ -21,11 +20,3 @@ def format_tracker_states(states: list[dict]) -> str:
     if logging.getLogger("rasa").isEnabledFor(logging.DEBUG):
         return _STOCK_FORMAT(states)
     return ""
-
-
-def install() -> None:
-    """Patch ``Policy.format_tracker_states`` (idempotent)."""
-    global _installed
-    if not _installed:
-        Policy.format_tracker_states = staticmethod(format_tracker_states)
-        _installed = True

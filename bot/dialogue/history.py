@@ -9,8 +9,8 @@ stock Rasa computes; whenever the shortcut's assumption does not hold (a tracker
 extended but changed, or an event that changes how earlier events are read: a new form name for
 ``applied_events``), it falls back to the stock computation.
 
-:func:`install` patches the two methods; the core calls it before loading the model. The tests in
-``tests/test_dialogue_history.py`` compare both against stock Rasa on real conversations.
+:func:`bot.dialogue.install` puts both in place before the core loads the model. The tests in
+``tests/test_dialogue_engine.py`` compare both against stock Rasa on real conversations.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 _STOCK_APPLIED = DialogueStateTracker.applied_events
 _STOCK_STATES = Domain.states_for_tracker_history
-_installed = False
 
 
 # --------------------------------------------------------------------------- applied events
@@ -186,13 +185,3 @@ def _state(domain: Domain, cursor: _States, hide_rule_turn: bool, omit_unset_slo
         if cursor.last_ml_action_sub_state:
             state[constants.PREVIOUS_ACTION] = cursor.last_ml_action_sub_state
     return domain._clean_state(state)
-
-
-def install() -> None:
-    """Patch Rasa (idempotent); the stock functions stay reachable as ``_STOCK_*``."""
-    global _installed
-    if _installed:
-        return
-    DialogueStateTracker.applied_events = applied_events
-    Domain.states_for_tracker_history = states_for_tracker_history
-    _installed = True

@@ -12,7 +12,6 @@ from __future__ import annotations
 from rasa.core.policies.rule_policy import RulePolicy
 
 _STOCK_POSSIBLE_KEYS = RulePolicy._get_possible_keys
-_installed = False
 
 
 def _get_possible_keys(self: RulePolicy, lookup: dict[str, str], states: list[dict]) -> set[str]:
@@ -24,11 +23,3 @@ def _get_possible_keys(self: RulePolicy, lookup: dict[str, str], states: list[di
             break  # every remaining rule is applicable at this depth and beyond
         possible_keys = {key for key in possible_keys if self._is_rule_applicable(key, i, state)}
     return possible_keys
-
-
-def install() -> None:
-    """Patch ``RulePolicy._get_possible_keys`` (idempotent)."""
-    global _installed
-    if not _installed:
-        RulePolicy._get_possible_keys = _get_possible_keys
-        _installed = True

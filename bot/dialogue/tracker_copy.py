@@ -4,7 +4,7 @@ Stock ``copy()`` builds an empty tracker and replays every event into it; Rasa c
 before running each action, so every action paid for the whole history again. The copy here takes
 the derived state directly (slot objects copied, dictionaries the events mutate in place copied,
 the same event objects in a new list, exactly what the replay ends with) and drops our own
-per-tracker caches, which belong to the original. ``tests/test_dialogue_history.py`` compares it
+per-tracker caches, which belong to the original. ``tests/test_dialogue_engine.py`` compares it
 field by field with the stock copy on real conversations.
 """
 
@@ -17,7 +17,6 @@ from rasa.shared.core.trackers import DialogueStateTracker
 _STOCK_COPY = DialogueStateTracker.copy
 # Per-tracker caches of bot.dialogue (history, action_calls): they belong to the original.
 _CACHES = ("_smo_applied", "_smo_restarted")
-_installed = False
 
 
 class _NeedsReplay(Exception):
@@ -71,11 +70,3 @@ def copy(self: DialogueStateTracker) -> DialogueStateTracker:
     duplicate.latest_action = (dict(self.latest_action) if self.latest_action is not None
                                else None)
     return duplicate
-
-
-def install() -> None:
-    """Patch ``DialogueStateTracker.copy`` (idempotent)."""
-    global _installed
-    if not _installed:
-        DialogueStateTracker.copy = copy
-        _installed = True

@@ -1,0 +1,21 @@
+"""The one place that swaps Rasa methods for ours: it remembers each stock method the first time
+(so installing twice is harmless) and can put them all back (tests, or an operator's A/B run)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ORIGINALS: dict[tuple[type, str], Any] = {}
+
+
+def replace(owner: type, name: str, replacement: Any) -> None:
+    """Make ``owner.name`` our ``replacement``; the stock attribute is kept for :func:`restore`."""
+    _ORIGINALS.setdefault((owner, name), owner.__dict__[name])
+    setattr(owner, name, replacement)
+
+
+def restore() -> None:
+    """Put every replaced method back as Rasa ships it."""
+    for (owner, name), original in _ORIGINALS.items():
+        setattr(owner, name, original)
+    _ORIGINALS.clear()
