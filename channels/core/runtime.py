@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot import metrics, responses
@@ -87,6 +87,24 @@ def notice(response: str, language: str | None) -> Outgoing:
     return render([responses.message(response, language)], language)[0]
 
 
+# The acknowledgement path's statements, built once: SQLAlchemy memoises a statement's cache key
+# on the statement object, so re-using it skips rebuilding the key on every webhook.
+_INSERT_INBOUND = InboundMessage.__table__.insert()
+_TOUCH_CONTACT = (update(Contact.__table__)
+                  .where(Contact.__table__.c.channel == bindparam("c"),
+                         Contact.__table__.c.sender == bindparam("s"))
+                  .values(last_inbound_at=bindparam("t")))
+_RELEASE_HELD = (update(OutboundMessage.__table__)
+                 .where(OutboundMessage.__table__.c.channel == bindparam("c"),
+                        OutboundMessage.__table__.c.recipient == bindparam("r"),
+                        OutboundMessage.__table__.c.status == "held")
+                 .values(status="pending", next_attempt_at=bindparam("t")))
+_GOOD_NEWS = {"delivered": 1, "read": 2}  # statuses written in batches, in the order they rank
+_DELIVERY_STATUS = (update(OutboundMessage.__table__)
+                    .where(OutboundMessage.__table__.c.provider_ref == bindparam("ref"))
+                    .values(delivery_status=bindparam("new_status")))
+
+
 def _options_of(bubbles: list[Outgoing]) -> list[list[str]]:
     """The numbered options of the last bubble that has any (what "1", "2" will mean next)."""
     return next((list(map(list, b.options)) for b in reversed(bubbles) if b.options), [])
@@ -109,6 +127,8 @@ class ChannelRuntime:
         self.leases: Leases = leases_from_env()
         self._workers: dict[tuple[str, str], asyncio.Task] = {}
         self._dirty: set[tuple[str, str]] = set()
+        self._deliveries: dict[str, str] = {}  # provider ref -> status, written in batches
+        self._delivery_flush: asyncio.Task | None = None
         self._waiters: dict[int, concurrent.futures.Future] = {}
         self._kick: asyncio.Event | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -203,16 +223,10 @@ class ChannelRuntime:
         # window, and replies held for this customer released.
         try:
             with session() as db:
-                inbound_id = db.execute(
-                    InboundMessage.__table__.insert().values(**values)).inserted_primary_key[0]
+                inbound_id = db.execute(_INSERT_INBOUND, values).inserted_primary_key[0]
                 self._touch_contact(db, channel, sender, now)
-                released = db.execute(
-                    update(OutboundMessage.__table__)
-                    .where(OutboundMessage.channel == channel,
-                           OutboundMessage.recipient == sender,
-                           OutboundMessage.status == "held")
-                    .values(status="pending", next_attempt_at=now)
-                ).rowcount
+                released = db.execute(_RELEASE_HELD, {"c": channel, "r": sender, "t": now}
+                                      ).rowcount
         except IntegrityError:
             with session() as db:
                 existing = db.execute(
@@ -267,9 +281,7 @@ class ChannelRuntime:
     def _touch_contact(db: Any, channel: str, sender: str, now: datetime) -> None:
         """Record when the customer last wrote (their messaging window), creating the contact."""
         table = Contact.__table__
-        touched = db.execute(update(table).where(table.c.channel == channel,
-                                                 table.c.sender == sender)
-                             .values(last_inbound_at=now)).rowcount
+        touched = db.execute(_TOUCH_CONTACT, {"c": channel, "s": sender, "t": now}).rowcount
         if not touched:
             insert_ignoring_duplicates(db, table, [{
                 "channel": channel, "sender": sender, "last_inbound_at": now, "options": [],
@@ -620,14 +632,30 @@ class ChannelRuntime:
         recorded), so two of every bubble's callbacks cost no database write."""
         if status in ("accepted", "queued", "sending", "sent", "scheduled"):
             return True
+        if status in _GOOD_NEWS and self._loop is not None:
+            # "delivered" and "read" change nothing anyone waits for: written in batches by the
+            # runtime, off the webhook's path. Failures are written at once (staff see them).
+            self._call(self._note_delivery, provider_ref, status)
+            return True
         with session() as db:
-            return bool(
-                db.execute(
-                    update(OutboundMessage)
-                    .where(OutboundMessage.provider_ref == provider_ref)
-                    .values(delivery_status=status[:32])
-                ).rowcount
-            )
+            return bool(db.execute(_DELIVERY_STATUS,
+                                   {"ref": provider_ref, "new_status": status[:32]}).rowcount)
+
+    def _note_delivery(self, provider_ref: str, status: str) -> None:
+        """Remember a good-news status for the next batch (on the worker loop)."""
+        known = self._deliveries.get(provider_ref)
+        if known is None or _GOOD_NEWS[status] >= _GOOD_NEWS[known]:
+            self._deliveries[provider_ref] = status
+        if self._delivery_flush is None or self._delivery_flush.done():
+            self._delivery_flush = self._spawn(self._flush_deliveries())
+
+    async def _flush_deliveries(self) -> None:
+        await asyncio.sleep(0.5)
+        batch, self._deliveries = self._deliveries, {}
+        if batch:
+            with session() as db:
+                db.execute(_DELIVERY_STATUS, [{"ref": ref, "new_status": status}
+                                              for ref, status in batch.items()])
 
     # ---- recovery ----------------------------------------------------------------------------
     async def _recover(self) -> None:
