@@ -234,25 +234,29 @@ class WhatsAppInput(ProviderChannel):
         async def health(request: Request) -> HTTPResponse:
             return json_response({"status": "ok" if self.settings else "not configured"})
 
-        def verified(request: Request) -> bool:
+        def signed_form(request: Request) -> tuple[RequestParameters | None, HTTPResponse | None]:
+            """The form of a request Twilio signed, or the refusal to answer with. Both routes
+            check the same things in the same order; the form is parsed once."""
+            if self.settings is None or self.runtime is None:
+                return None, text("WhatsApp channel not configured", status=503)
             signature = request.headers.get("x-twilio-signature", "")
-            if not signature or self.settings is None:
-                return False
-            validator = RequestValidator(self.settings.auth_token)
             # Twilio signs empty fields too (Body is empty for a photo): keep blank values.
             form = _form(request)
-            return validator.validate(public_url(request, self.settings), form, signature)
+            validator = RequestValidator(self.settings.auth_token)
+            if not signature or not validator.validate(public_url(request, self.settings), form,
+                                                       signature):
+                return None, text("invalid signature", status=403)
+            if not is_form(request):
+                return None, text(f"expected {FORM_TYPE}", status=415)
+            return form, None
 
         @bp.post("/webhook")
         async def receive(request: Request) -> HTTPResponse:
-            if self.settings is None or self.runtime is None:
-                return text("WhatsApp channel not configured", status=503)
-            if not verified(request):
-                return text("invalid signature", status=403)
-            if not is_form(request):
-                return text(f"expected {FORM_TYPE}", status=415)
+            form, refusal = signed_form(request)
+            if refusal is not None:
+                return refusal
             try:
-                message = parse_inbound(_form(request))
+                message = parse_inbound(form)
             except ValueError as exc:
                 return text(str(exc), status=400)
             self.runtime.accept(
@@ -267,13 +271,9 @@ class WhatsAppInput(ProviderChannel):
 
         @bp.post("/status")
         async def status(request: Request) -> HTTPResponse:
-            if self.settings is None or self.runtime is None:
-                return text("WhatsApp channel not configured", status=503)
-            if not verified(request):
-                return text("invalid signature", status=403)
-            if not is_form(request):
-                return text(f"expected {FORM_TYPE}", status=415)
-            form = _form(request)
+            form, refusal = signed_form(request)
+            if refusal is not None:
+                return refusal
             sid, state = form.get("MessageSid"), form.get("MessageStatus")
             if not sid or not state:
                 return text("MessageSid and MessageStatus required", status=400)
