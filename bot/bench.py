@@ -29,10 +29,11 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -119,18 +120,7 @@ def start_product(var_dir: Path) -> Product:
         process = subprocess.Popen([sys.executable, "-m", "bot.launcher"], cwd=ROOT, env=env,
                                    stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    import urllib.request
-
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"product exited early:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{base}/ready", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            time.sleep(1)
+    wait_until(lambda: _answers_200(f"{base}/ready"), process, log, "product")
     product = Product(base, f"http://127.0.0.1:{twilio}", process, log, action)
     pids = json.loads((var_dir / "processes.json").read_text(encoding="utf-8"))
     product.pids = {name: pids[name] for name in ("public server", "core", "action server")}
@@ -180,34 +170,37 @@ def start_stock_rasa(var_dir: Path, model: Path) -> StockRasa:
             cwd=var_dir, stdout=out, stderr=subprocess.STDOUT,
             env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"})
     base = f"http://127.0.0.1:{port}"
-    import urllib.request
+    # The root answers once the server is up; the model is loaded once REST answers a message.
+    wait_until(lambda: _answers_200(f"{base}/") and _rest_answers(base), process, log,
+               "stock rasa")
+    return StockRasa(base, process, actions)
 
-    deadline = time.monotonic() + 300
+
+def _answers_200(url: str) -> bool:
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def wait_until(ready: Any, process: subprocess.Popen, log: Path, what: str,
+               timeout: float = 300) -> None:
+    """Poll ``ready()`` each second until it holds; stop with the log's tail if the process
+    exits or time runs out."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"stock rasa exited early:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{base}/status", timeout=2) as response:
-                # /status needs the API; without it the root answers once the server is up
-                pass
-        except urllib.error.HTTPError:
-            pass
-        except OSError:
-            time.sleep(1)
-            continue
-        try:
-            with urllib.request.urlopen(f"{base}/", timeout=2) as response:
-                if response.status == 200 and _rest_answers(base):
-                    return StockRasa(base, process, actions)
-        except OSError:
-            pass
+            raise SystemExit(f"{what} exited early:\n{log.read_text()[-3000:]}")
+        if ready():
+            return
         time.sleep(1)
-    raise SystemExit("stock rasa did not start in 300 s")
+    raise SystemExit(f"{what} not ready after {timeout:.0f} s:\n{log.read_text()[-3000:]}")
 
 
 def _rest_answers(base: str) -> bool:
     """The model is loaded once the REST channel answers a message."""
-    import urllib.request
 
     request = urllib.request.Request(f"{base}/webhooks/rest/webhook",
                                      json.dumps({"sender": "probe", "message": "hi"}).encode(),
@@ -356,7 +349,6 @@ async def long_conversation(kind: str, product: Product, turns: int,
 
 def drain(product: Product, replies: int, timeout: float = 300) -> None:
     """Wait until the fake Twilio has recorded ``replies`` more messages (bounded in time)."""
-    import urllib.request
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
