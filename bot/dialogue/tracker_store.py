@@ -179,7 +179,3 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
         await self.save(tracker)
         return tracker
-
-    def forget(self, sender_id: str) -> None:
-        """Drop a conversation from memory (after it was changed outside this store)."""
-        self._known.pop(sender_id, None)

@@ -30,9 +30,6 @@ class Leases(Protocol):
     def hold(self, conversation: str) -> AsyncIterator[None]:
         """``async with leases.hold(cid):`` while answering one message of ``cid``."""
 
-    async def close(self) -> None:
-        """Release connections."""
-
 
 class LocalLeases:
     """One process: an asyncio lock per conversation (created and used on one event loop)."""
@@ -44,9 +41,6 @@ class LocalLeases:
     async def hold(self, conversation: str) -> AsyncIterator[None]:
         async with self._locks[conversation]:
             yield
-
-    async def close(self) -> None:
-        return None
 
 
 class RedisLeases:
@@ -74,9 +68,6 @@ class RedisLeases:
                 # Expired meanwhile (a very slow answer): there is nothing left to release.
                 with contextlib.suppress(LockError):
                     await lock.release()
-
-    async def close(self) -> None:
-        await self._redis.close()
 
 
 def leases_from_env() -> Leases:

@@ -327,10 +327,6 @@ class ChannelRuntime:
             self._enqueue(row.channel, row.sender, bubbles, f"in:{row.id}", db=db)
             self._finish(row.id, "rate_limited", db=db)
 
-    def _inbound(self, inbound_id: int) -> InboundMessage:
-        with session() as db:
-            return db.get(InboundMessage, inbound_id)
-
     def _finish(self, inbound_id: int, status: str, db: Any = None) -> None:
         statement = (update(InboundMessage.__table__).where(InboundMessage.id == inbound_id)
                      .values(status=status, processed_at=_now()))
