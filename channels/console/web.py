@@ -69,6 +69,17 @@ def _snapshot(account: users.Account) -> tuple:
                  for c in store.open_cases(account.queues))
 
 
+def _case_for(account: users.Account, case_id: int) -> tuple[Any, HTTPResponse | None]:
+    """The case a staff member may open, or the refusal: 404 unknown, 403 another team's."""
+    try:
+        case = store.get(case_id)
+    except store.CaseError:
+        return None, _secure(text("no such case", status=404))
+    if not _allowed(account, case):
+        return None, _secure(text("this case is in another team's queue", status=403))
+    return case, None
+
+
 def console_blueprint() -> Blueprint:
     """All console routes under ``/console``."""
     bp = Blueprint("console", url_prefix="/console")
@@ -117,12 +128,9 @@ def console_blueprint() -> Blueprint:
         account = _account(request)
         if account is None:
             return redirect("/console/login")
-        try:
-            case = store.get(case_id)
-        except store.CaseError:
-            return _secure(text("no such case", status=404))
-        if not _allowed(account, case):
-            return _secure(text("this case is in another team's queue", status=403))
+        case, refusal = _case_for(account, case_id)
+        if refusal is not None:
+            return refusal
         store.audit(account.username, "view", case_id)
         transcript = await request.app.ctx.handoff.transcript(case)
         script = reply_script(case.language)
@@ -142,12 +150,9 @@ def console_blueprint() -> Blueprint:
             return _secure(text("sign in first", status=401))
         if not users.csrf_ok(account, request.form.get("csrf_token")):
             return _secure(text("invalid or missing CSRF token", status=403))
-        try:
-            case = store.get(case_id)
-        except store.CaseError:
-            return _secure(text("no such case", status=404))
-        if not _allowed(account, case):
-            return _secure(text("this case is in another team's queue", status=403))
+        case, refusal = _case_for(account, case_id)
+        if refusal is not None:
+            return refusal
         handoff = request.app.ctx.handoff
         form = request.form
         notice = ""
