@@ -89,9 +89,11 @@ def lock_endpoint(url: str | None) -> EndpointConfig | None:
 def build_endpoints(settings: Settings) -> AvailableEndpoints:
     """Action server, tracker store and lock store from settings (embedded by default)."""
     from bot import stores
+    from bot.dialogue.action_endpoint import PooledEndpointConfig
 
     return AvailableEndpoints(
-        action=EndpointConfig(url=settings.action_server_url),
+        # Called after every message: one kept connection instead of one per call.
+        action=PooledEndpointConfig(url=settings.action_server_url),
         # Embedded: one core process writes the tracker store; shared: several instances do.
         tracker_store=tracker_endpoint(settings.tracker_db_url,
                                        only_writer=stores.redis_url() is None),

@@ -9,6 +9,7 @@ database must be at this release's schema revision (``python -m bot.stores migra
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,9 +46,19 @@ def sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API 
     cursor.close()
 
 
+# What ``database_url()`` depends on: the URL is worked out again only when one of these changes
+# (every transaction asks for the engine; building the path each time showed in profiles).
+_URL_SETTINGS = ("SMO_DATABASE_URL", "SMO_STORES", "SMO_POSTGRES_URL", "SMO_VAR_DIR")
+
+
 def engine(url: str | None = None) -> Engine:
     """A pooled engine per URL (default: ``database_url()`` now); the schema is created once."""
-    return _engine(url or database_url())
+    return _engine(url or _default_url(tuple(map(os.environ.get, _URL_SETTINGS))))
+
+
+@lru_cache(maxsize=8)
+def _default_url(_settings: tuple[str | None, ...]) -> str:
+    return database_url()
 
 
 @lru_cache(maxsize=8)

@@ -121,6 +121,9 @@ class _Term:
     text: str  # as written in the lexicon
     section: str
     pattern: re.Pattern[str]
+    # Literal pieces every match contains: a text lacking one cannot match, and ``in`` is far
+    # cheaper than starting a regex scan (two thousand terms are tried on every message).
+    needles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,15 @@ def _term_pattern(term: str) -> re.Pattern[str]:
         body = r"[\s\-]+".join(_ascii_word(w) + r"(?:s|es|ed|d|ing)?" for w in words)
         return re.compile(rf"(?<![a-z0-9]){body}(?![a-z0-9])")
     return re.compile(r"\s*".join(re.escape(ch) for ch in folded.replace(" ", "")))
+
+
+def _needles(term: str) -> tuple[str, ...]:
+    """What :func:`_term_pattern`'s matches always contain: each English word's pieces around
+    its optional apostrophe; each Chinese character (spaces may come between them)."""
+    folded = _fold(term).strip()
+    if folded.isascii():
+        return tuple(dict.fromkeys(p for w in folded.split() for p in w.split("'") if p))
+    return tuple(dict.fromkeys(folded.replace(" ", "")))
 
 
 def _cue_pattern(cue: str) -> re.Pattern[str]:
@@ -190,6 +202,24 @@ class _Lexicons:
     negations: dict[str, _Negation]
     pseudo: tuple[re.Pattern[str], ...]  # look like negation cues but negate nothing
     ignore: tuple[re.Pattern[str], ...] = ()  # names that contain a term but are no condition
+    # Positions in ``terms`` by the first one to three characters every match starts with: only
+    # terms whose key occurs in the text are tried (a message names few of two thousand terms).
+    by_key: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def candidates(self, folded: str) -> list[_Term]:
+        """The terms that may occur in ``folded``, in ``terms`` order."""
+        present = set(folded)
+        for width in (2, 3):
+            present.update(folded[i:i + width] for i in range(len(folded) - width + 1))
+        hits = [i for key in present & self.by_key.keys() for i in self.by_key[key]]
+        return [self.terms[i] for i in sorted(hits)]
+
+
+def _key(term: _Term) -> str:
+    """What every match of ``term`` contains: its first needle's first three characters (one
+    for a Chinese term, whose characters may have spaces between them)."""
+    first = term.needles[0]
+    return first[:3] if first.isascii() else first[0]
 
 
 @lru_cache(maxsize=1)
@@ -206,7 +236,8 @@ def _load() -> _Lexicons:
             for term in raw.get(section, []) or []:
                 key = (_fold(str(term)), section)
                 if key not in terms:
-                    terms[key] = _Term(str(term), section, _term_pattern(str(term)))
+                    terms[key] = _Term(str(term), section, _term_pattern(str(term)),
+                                       _needles(str(term)))
         neg = raw.get("negation")
         if not neg:
             raise DataFileError(f"{path}: a 'negation' section is required")
@@ -229,7 +260,11 @@ def _load() -> _Lexicons:
         )
     # Longest terms first, so "kidney failure" wins over "failure" and 腎衰竭 over 衰竭.
     ordered = sorted(terms.values(), key=lambda t: -len(t.pattern.pattern))
-    return _Lexicons(tuple(ordered), negations, tuple(pseudo), tuple(ignore))
+    by_key: dict[str, list[int]] = {}
+    for index, term in enumerate(ordered):
+        by_key.setdefault(_key(term), []).append(index)
+    return _Lexicons(tuple(ordered), negations, tuple(pseudo), tuple(ignore),
+                     {key: tuple(indices) for key, indices in by_key.items()})
 
 
 def _lexicons() -> tuple[tuple[_Term, ...], dict[str, _Negation]]:
@@ -297,7 +332,9 @@ def find_terms(text: str, lang: str | None = None) -> list[Finding]:
         for match in name.finditer(folded):
             occupied[match.start() : match.end()] = b"\x01" * (match.end() - match.start())
     found: list[tuple[_Term, int, int]] = []
-    for term in lexicons.terms:
+    for term in lexicons.candidates(folded):
+        if not all(needle in folded for needle in term.needles):
+            continue
         for match in term.pattern.finditer(folded):
             start, end = match.span()
             if start == end or any(occupied[start:end]):

@@ -3,7 +3,8 @@
 A real agent with the trained model runs whole conversations (the second-opinion flow through
 its forms, FAQ answers, an emergency, a nurse request) with the patches installed; on every call
 the patched function's result is compared with the stock function's on the same input:
-applied events, featurised states, tracker copies and rule lookups. Then the conversation must
+applied events, featurised states, tracker copies, rule lookups and graph runs (parse and
+policy predictions). Then the conversation must
 have gone through forms (the states really covered them) and no comparison may differ.
 """
 
@@ -33,10 +34,12 @@ CONVERSATIONS = [
 def _compare(counts: Counter, problems: list[str]) -> None:
     """Wrap each patched function so every call also runs stock and compares."""
     from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.engine.runner.dask import DaskGraphRunner
     from rasa.shared.core.domain import Domain
     from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
+    from rasa.shared.nlu.training_data.message import Message
 
-    from bot.dialogue import history, rule_matching, tracker_copy
+    from bot.dialogue import graph_runner, history, rule_matching, tracker_copy
 
     def applied(self):  # noqa: ANN001, ANN202
         mine, stock = history.applied_events(self), history._STOCK_APPLIED(self)
@@ -71,7 +74,24 @@ def _compare(counts: Counter, problems: list[str]) -> None:
             problems.append("rule keys differ")
         return mine
 
+    def comparable(value):  # noqa: ANN001, ANN202
+        if isinstance(value, list):
+            return [comparable(item) for item in value]
+        if isinstance(value, Message):
+            return value.as_dict(only_output_properties=True)
+        return value
+
+    def graph(self, inputs=None, targets=None):  # noqa: ANN001, ANN202
+        mine = graph_runner.run(self, inputs, targets)
+        stock = graph_runner._STOCK_RUN(self, inputs, targets)
+        counts["graph runs"] += 1
+        if mine.keys() != stock.keys() or any(
+                comparable(mine[key]) != comparable(stock[key]) for key in mine):
+            problems.append(f"graph results differ for {targets}")
+        return mine
+
     DialogueStateTracker.applied_events = applied
+    DaskGraphRunner.run = graph
     Domain.states_for_tracker_history = states
     DialogueStateTracker.copy = copied
     RulePolicy._get_possible_keys = keys
@@ -120,6 +140,7 @@ def test_patched_dialogue_engine_matches_stock(assistant, trained_model: Path, t
     # In process, "/restart" is Rasa's restart command (silent; it exercises the restart paths);
     # the channels turn it into plain text for customers.
     assert [t for t, n in zip(flat, answered, strict=True) if not n] == ["/restart"]
+    assert counts["graph runs"] > 50
     assert counts["states"] > 100 and counts["copies"] > 20 and counts["rule lookups"] > 50
     assert counts["form states"] > 10, "the conversations must go through forms"
     assert problems == []

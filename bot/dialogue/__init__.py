@@ -7,6 +7,7 @@
 - :mod:`bot.dialogue.rule_matching`: rule lookup stops past the longest rule.
 - :mod:`bot.dialogue.action_calls`: action server calls validated with a compiled schema and
   carrying recent events only.
+- :mod:`bot.dialogue.graph_runner`: the prediction graph run in order without dask.
 
 :func:`install` applies the replacements through :mod:`bot.dialogue.patching` (which can put
 the stock methods back); the tracker store is chosen in the endpoints.
@@ -20,10 +21,18 @@ def install() -> None:
     from rasa.core.actions.action import ActionExtractSlots, RemoteAction
     from rasa.core.policies.policy import Policy
     from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.engine.runner.dask import DaskGraphRunner
     from rasa.shared.core.domain import Domain
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    from bot.dialogue import action_calls, debug_text, history, rule_matching, tracker_copy
+    from bot.dialogue import (
+        action_calls,
+        debug_text,
+        graph_runner,
+        history,
+        rule_matching,
+        tracker_copy,
+    )
     from bot.dialogue.patching import replace
 
     replace(Policy, "format_tracker_states", staticmethod(debug_text.format_tracker_states))
@@ -35,3 +44,4 @@ def install() -> None:
     replace(RemoteAction, "_action_call_format", action_calls._action_call_format)
     replace(ActionExtractSlots, "_execute_validation_action",
             action_calls._execute_validation_action)
+    replace(DaskGraphRunner, "run", graph_runner.run)

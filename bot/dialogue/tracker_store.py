@@ -68,6 +68,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self.verify_reads = bool(verify_reads)
         self.trust_seconds = float(trust_seconds)
         self._known: OrderedDict[str, _Known] = OrderedDict()
+        self._insert = self.SQLEvent.__table__.insert()
         if self.engine.dialect.name == "sqlite":
             self._pool_sqlite()
 
@@ -134,12 +135,15 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                 new_events = list(itertools.islice(tracker.events, known.stored, None))
                 if not new_events:
                     return
-                table = self.SQLEvent.__table__
-                ids = [session.execute(table.insert().values(**self._row(tracker.sender_id, e))
-                                       ).inserted_primary_key[0] for e in new_events]
+                rows = [self._row(tracker.sender_id, e) for e in new_events]
+                # One statement, built once; all rows but the last in one batch, the last alone
+                # for its id (the newest event row, which ``_fresh`` compares against).
+                if len(rows) > 1:
+                    session.execute(self._insert, rows[:-1])
+                last_id = session.execute(self._insert, rows[-1]).inserted_primary_key[0]
                 session.commit()
         if fast:
-            self._remember(tracker, known.stored + len(new_events), int(ids[-1]), new_events)
+            self._remember(tracker, known.stored + len(new_events), int(last_id), new_events)
             return
         await super().save(tracker)  # stock: counts what is stored, appends the rest
         with self.session_scope() as session:
