@@ -21,6 +21,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
 from bot.core_client import TOKEN_HEADER  # one definition, shared with the gateway
+from bot.first_come import FirstComeFirstServed
 
 
 def replies_from_tracker(tracker: Any, message_id: str) -> list[dict[str, Any]]:
@@ -38,11 +39,29 @@ def replies_from_tracker(tracker: Any, message_id: str) -> list[dict[str, Any]]:
     return replies
 
 
+def answered_ids(tracker: Any) -> set[str]:
+    """The message ids of the user messages in the tracker.
+
+    Kept on the tracker object and extended by the events added since the last call, so a long
+    conversation is not scanned in full for every message (the tracker store keeps the object)."""
+    scanned, ids = tracker.__dict__.get("_smo_message_ids", (0, set()))
+    events = tracker.events
+    if scanned > len(events):  # the tracker was rebuilt shorter (a new session): start over
+        scanned, ids = 0, set()
+    for index in range(scanned, len(events)):
+        if events[index].type_name == "user" and getattr(events[index], "message_id", None):
+            ids.add(events[index].message_id)
+    tracker.__dict__["_smo_message_ids"] = (len(events), ids)
+    return ids
+
+
 class InternalInput(InputChannel):
     """Rasa input channel ``internal`` (core only; registered by the core's credentials)."""
 
     def __init__(self, token: str | None = None) -> None:
         self.token = token if token is not None else os.environ.get("SMO_INTERNAL_TOKEN", "")
+        # Messages are answered first come, first served (bot.first_come explains why).
+        self.turns = FirstComeFirstServed(int(os.environ.get("SMO_CORE_CONCURRENCY", "1")))
 
     @classmethod
     def name(cls) -> str:
@@ -66,20 +85,29 @@ class InternalInput(InputChannel):
                 return json({"error": "model loading"}, status=503)
             sender, message_id = str(body["sender"]), str(body["message_id"])
             channel = str(body.get("input_channel") or "internal")
-            tracker = await agent.processor.get_tracker(sender)
-            if any(getattr(e, "message_id", None) == message_id for e in tracker.events):
-                messages = replies_from_tracker(tracker, message_id)
-            else:
-                collector = CollectingOutputChannel()
-                user_message = UserMessage(str(body.get("text", "")), collector, sender,
-                                           input_channel=channel, message_id=message_id,
-                                           metadata=body.get("metadata") or {})
-                if body.get("log_only"):
-                    await agent.processor.log_message(user_message, should_save_tracker=True)
-                else:
-                    await on_new_message(user_message)
-                messages = collector.messages
-                tracker = await agent.processor.get_tracker(sender)
-            return json({"messages": messages, "language": tracker.get_slot("language")})
+            async with self.turns.turn():
+                return await self._answer(agent, body, sender, message_id, channel,
+                                          on_new_message)
 
         return bp
+
+    @staticmethod
+    async def _answer(agent: Any, body: dict[str, Any], sender: str, message_id: str,
+                      channel: str, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+                      ) -> HTTPResponse:
+        """Run one message through the agent (or read back its replies if it already ran)."""
+        tracker = await agent.processor.get_tracker(sender)
+        if message_id in answered_ids(tracker):
+            messages = replies_from_tracker(tracker, message_id)
+        else:
+            collector = CollectingOutputChannel()
+            user_message = UserMessage(str(body.get("text", "")), collector, sender,
+                                       input_channel=channel, message_id=message_id,
+                                       metadata=body.get("metadata") or {})
+            if body.get("log_only"):
+                await agent.processor.log_message(user_message, should_save_tracker=True)
+            else:
+                await on_new_message(user_message)
+            messages = collector.messages
+            tracker = await agent.processor.get_tracker(sender)
+        return json({"messages": messages, "language": tracker.get_slot("language")})

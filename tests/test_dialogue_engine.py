@@ -11,6 +11,7 @@ have gone through forms (the states really covered them) and no comparison may d
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -97,6 +98,11 @@ def _compare(counts: Counter, problems: list[str]) -> None:
     RulePolicy._get_possible_keys = keys
 
 
+def _as_json(event) -> object:  # noqa: ANN001
+    """An event as stored (JSON turns tuples into lists)."""
+    return json.loads(json.dumps(event.as_dict()))
+
+
 @pytest.fixture()
 def restored_rasa():  # noqa: ANN201
     """Whatever this test replaces in this process is put back afterwards."""
@@ -111,6 +117,7 @@ def test_patched_dialogue_engine_matches_stock(assistant, trained_model: Path, t
     monkeypatch.setenv("SMO_VAR_DIR", str(assistant.var_dir))
     from rasa.core.agent import load_agent
     from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+    from rasa.core.tracker_store import SQLTrackerStore
     from rasa.core.utils import AvailableEndpoints
     from rasa.utils.endpoints import EndpointConfig
 
@@ -133,6 +140,18 @@ def test_patched_dialogue_engine_matches_stock(assistant, trained_model: Path, t
                 out = CollectingOutputChannel()
                 await agent.handle_message(UserMessage(text, out, f"engine-{index}"))
                 answered.append(len(out.messages))
+        # What our store wrote is what stock Rasa's SQL store reads back, event for event.
+        stock_store = SQLTrackerStore(agent.domain, dialect="sqlite",
+                                      db=str(tmp_path / "tracker.db"))
+        for index in range(len(CONVERSATIONS)):
+            ours = await agent.tracker_store.retrieve(f"engine-{index}")
+            stock = await stock_store.retrieve_full_tracker(f"engine-{index}")
+            counts["stored events"] += len(stock.events)
+            # (Ours holds the latest session from its first event; all of it must be stored,
+            # in order, at the end of everything stored.)
+            held = [_as_json(e) for e in ours.events]
+            if [_as_json(e) for e in stock.events][-len(held):] != held:
+                problems.append(f"stored conversation engine-{index} differs")
         return answered
 
     answered = asyncio.run(run())
@@ -140,7 +159,7 @@ def test_patched_dialogue_engine_matches_stock(assistant, trained_model: Path, t
     # In process, "/restart" is Rasa's restart command (silent; it exercises the restart paths);
     # the channels turn it into plain text for customers.
     assert [t for t, n in zip(flat, answered, strict=True) if not n] == ["/restart"]
-    assert counts["graph runs"] > 50
+    assert counts["graph runs"] > 50 and counts["stored events"] > 50
     assert counts["states"] > 100 and counts["copies"] > 20 and counts["rule lookups"] > 50
     assert counts["form states"] > 10, "the conversations must go through forms"
     assert problems == []

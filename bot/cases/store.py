@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import bindparam, select, update
 from sqlalchemy import case as sql_case
-from sqlalchemy import select, update
 
 from bot.cases.models import OUTCOMES, PRIORITIES, QUEUES, AuditEntry, Case, CaseNote
 from bot.db import session
@@ -149,18 +149,15 @@ def open_cases(queues: tuple[str, ...] = QUEUES) -> list[Case]:
         )
 
 
+# Asked on every incoming message (the emergency guard): built once.
+_ACTIVE_CASE = select(Case).where(Case.conversation_id == bindparam("cid"),
+                                  Case.status == "claimed")
+
+
 def active_case_for(conversation_id: str) -> Case | None:
     """The claimed case of a conversation, if a human holds it."""
     with session() as db:
-        return (
-            db.execute(
-                select(Case).where(
-                    Case.conversation_id == conversation_id, Case.status == "claimed"
-                )
-            )
-            .scalars()
-            .first()
-        )
+        return db.execute(_ACTIVE_CASE, {"cid": conversation_id}).scalars().first()
 
 
 def claim(case_id: int, user: str, now: datetime | None = None) -> Case:

@@ -119,6 +119,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             return known.tracker
         with self.session_scope() as session:
             last_id = self._last_id(session, sender_id)
+        if not last_id:
+            return None  # no event at all: a new conversation (stock reads none and says so)
         tracker = await super().retrieve(sender_id)
         if tracker is not None:
             self._remember(tracker, len(tracker.events), last_id)
@@ -135,20 +137,26 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                 new_events = list(itertools.islice(tracker.events, known.stored, None))
                 if not new_events:
                     return
-                rows = [self._row(tracker.sender_id, e) for e in new_events]
-                # One statement, built once; all rows but the last in one batch, the last alone
-                # for its id (the newest event row, which ``_fresh`` compares against).
-                if len(rows) > 1:
-                    session.execute(self._insert, rows[:-1])
-                last_id = session.execute(self._insert, rows[-1]).inserted_primary_key[0]
-                session.commit()
+                last_id = self._append(session, tracker.sender_id, new_events)
         if fast:
-            self._remember(tracker, known.stored + len(new_events), int(last_id), new_events)
+            self._remember(tracker, known.stored + len(new_events), last_id, new_events)
             return
         await super().save(tracker)  # stock: counts what is stored, appends the rest
         with self.session_scope() as session:
             last_id = self._last_id(session, tracker.sender_id)
         self._remember(tracker, len(tracker.events), last_id, list(tracker.events))
+
+    def _append(self, session: Any, sender_id: str, events: list[Any]) -> int:
+        """Insert ``events`` (at least one) and commit; the newest row's id.
+
+        One statement, built once: all rows but the last in one batch, the last alone for its id
+        (the conversation's newest event row, which ``_fresh`` compares against)."""
+        rows = [self._row(sender_id, e) for e in events]
+        if len(rows) > 1:
+            session.execute(self._insert, rows[:-1])
+        last_id = session.execute(self._insert, rows[-1]).inserted_primary_key[0]
+        session.commit()
+        return int(last_id)
 
     @staticmethod
     def _row(sender_id: str, event: Any) -> dict[str, Any]:
@@ -181,5 +189,14 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         tracker = self.init_tracker(sender_id)
         if append_action_listen:
             tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
-        await self.save(tracker)
+        events = list(tracker.events)
+        if not events:
+            await self.save(tracker)
+            return tracker
+        # Nothing is stored for it yet (``retrieve`` just found no event): every event is new,
+        # so stock's count of stored events is skipped.
+        await self.stream_events(tracker)
+        with self.session_scope() as session:
+            last_id = self._append(session, sender_id, events)
+        self._remember(tracker, len(events), last_id, events)
         return tracker
