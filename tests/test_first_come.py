@@ -1,4 +1,4 @@
-"""The core's turn-taking: strict arrival order, bounded holding, cancellation passes the turn on."""
+"""The core's turn-taking: arrival order, bounded holding, a cancelled waiter passes it on."""
 
 from __future__ import annotations
 

@@ -67,3 +67,33 @@ def test_database_from_before_migrations_is_stamped_not_dropped(tmp_path: Path) 
     migrate.check_schema(engine)  # now at this release's revision
     with engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT name FROM customers").scalar() == "Old Row"
+
+
+def test_migrations_build_exactly_the_models_schema(tmp_path: Path) -> None:
+    """What ``migrate`` creates is what the code declares (no forgotten migration)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from bot.db import Base
+
+    url = f"sqlite:///{tmp_path / 'schema.db'}"
+    migrate.upgrade_product_database(url)
+    migrate.import_models()
+    with create_engine(url).connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+def test_a_customers_unanswered_messages_are_found_by_index(tmp_path: Path) -> None:
+    """The worker's query must not read the customer's whole history (it did with the sender
+    index alone, so answers slowed as a conversation grew)."""
+    from sqlalchemy.dialects import sqlite
+
+    from channels.core.runtime import _OLDEST_UNANSWERED
+
+    query = _OLDEST_UNANSWERED.params(c="whatsapp", s="x").compile(
+        dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
+    url = f"sqlite:///{tmp_path / 'plan.db'}"
+    migrate.upgrade_product_database(url)
+    with create_engine(url).connect() as connection:
+        plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}").all()
+    assert "ix_inbound_messages_unanswered (sender=? AND status=? AND channel=?)" in str(plan)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Integer, String, Text, UniqueConstraint
 
 from bot.db import Base
 
@@ -14,11 +14,17 @@ class InboundMessage(Base):
     """A provider message, stored before the webhook answers (dedup key: the provider's id)."""
 
     __tablename__ = "inbound_messages"
-    __table_args__ = (UniqueConstraint("channel", "provider_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "provider_id"),
+        # A customer's unanswered messages, found without reading the customer's whole history
+        # (SQLite used a sender-only index and read every earlier message of the customer for
+        # each answer); sender first, so it serves lookups by customer too.
+        Index("ix_inbound_messages_unanswered", "sender", "status", "channel"),
+    )
     id = Column(Integer, primary_key=True)
     channel = Column(String(16), nullable=False)
     provider_id = Column(String(128), nullable=False)
-    sender = Column(String(128), nullable=False, index=True)
+    sender = Column(String(128), nullable=False)
     kind = Column(String(16), nullable=False)  # text, media, location, event
     text = Column(Text, nullable=False, default="")
     payload = Column(JSON, nullable=False, default=dict)
