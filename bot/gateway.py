@@ -81,6 +81,16 @@ def build_gateway_app(settings: Settings, credentials: Path) -> Sanic:
     if settings.staff_api_token:
         app.blueprint(staff_api_blueprint(settings.staff_api_token))
 
+    # Webhooks first: while one is open, the runtime's thread waits before its next step.
+    @app.on_request
+    async def webhook_opened(request: Any) -> None:
+        if request.path.startswith("/webhooks/"):
+            runtime.web_first.opened(id(request))
+
+    @app.on_response
+    async def webhook_closed(request: Any, response: Any) -> None:
+        runtime.web_first.closed(id(request))
+
     @app.listener("after_server_start")
     async def start(running_app: Sanic, loop: asyncio.AbstractEventLoop) -> None:
         running_app.ctx.bus.bind(loop)

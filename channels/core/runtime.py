@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy import func as sa_func
 from sqlalchemy.exc import IntegrityError
 
 from bot import metrics, responses
@@ -35,6 +36,7 @@ from channels.core.lease import Leases, LeaseUnavailable, leases_from_env
 from channels.core.models import Contact, InboundMessage, OutboundMessage
 from channels.core.ratelimit import RateLimiter
 from channels.core.text import Outgoing, as_text, choose_option, render, split
+from channels.core.web_first import WebFirst
 
 logger = logging.getLogger(__name__)
 # A provider that keeps failing (5xx, 429, timeouts) delays a reply but never loses it: it is
@@ -121,9 +123,15 @@ _REMEMBER_OPTIONS = (update(_CONTACTS)
                      .values(options=bindparam("o"), language=bindparam("l")))
 _FINISH = (update(_INBOX).where(_INBOX.c.id == bindparam("row_id"))
            .values(status=bindparam("new_status"), processed_at=bindparam("t")))
-# Rows, not ORM objects: the send loop reads them and never changes them.
-_UNSENT = (select(_OUTBOX).where(_OUTBOX.c.status.in_(("pending", "sending")))
-           .order_by(_OUTBOX.c.id))
+# The oldest unsent row of each recipient (order per customer is kept by sending only heads),
+# worked out by the database: during a burst hundreds of rows wait, and reading them all on
+# every pass held the database lock that acknowledgements wait for. Rows, not ORM objects: the
+# send loop reads them and never changes them.
+_HEADS = (select(sa_func.min(_OUTBOX.c.id))
+          .where(_OUTBOX.c.status.in_(("pending", "sending")))
+          .group_by(_OUTBOX.c.channel, _OUTBOX.c.recipient))
+_UNSENT_HEADS = select(_OUTBOX).where(_OUTBOX.c.id.in_(_HEADS.scalar_subquery())).order_by(
+    _OUTBOX.c.id)
 _CLAIM = (update(_OUTBOX)
           .where(_OUTBOX.c.id == bindparam("row_id"), _OUTBOX.c.status == "pending")
           # the claim's expiry: past it, the sweep reconciles a dead sender's row
@@ -153,6 +161,9 @@ class ChannelRuntime:
         self.limiter = limiter or RateLimiter.from_env()
         self.adapters: dict[str, ChannelAdapter] = {}
         self.leases: Leases = leases_from_env()
+        # The gateway marks webhooks open and closed; each step of answering and sending lets
+        # open ones finish first (channels/core/web_first.py).
+        self.web_first = WebFirst()
         self._workers: dict[tuple[str, str], asyncio.Task] = {}
         self._dirty: set[tuple[str, str]] = set()
         self._deliveries: dict[str, str] = {}  # provider ref -> status, written in batches
@@ -364,6 +375,7 @@ class ChannelRuntime:
     async def _process_next(self, channel: str, sender: str) -> str:
         """Answer the customer's oldest unanswered message: "done", "idle" or "retry"."""
         cid = conversation_id(channel, sender)
+        await self.web_first.wait()
         try:
             async with self.leases.hold(cid):
                 row, contact = self._oldest_unanswered(channel, sender)
@@ -394,6 +406,7 @@ class ChannelRuntime:
         the numbered options and language to remember, and the message marked answered.
         """
         bubbles, options, language = await self._answer(row, cid, contact)
+        await self.web_first.wait()
         waiter = self._waiters.pop(row.id, None)
         adapter = self.adapters[row.channel]
         combined = "\n\n".join(b.text for b in bubbles)
@@ -547,13 +560,9 @@ class ChannelRuntime:
     async def _send_due(self) -> None:
         now = _now()
         with session() as db:
-            rows = db.execute(_UNSENT).all()
-        heads: dict[tuple[str, str], Any] = {}
-        for row in rows:  # the oldest unsent row of each recipient: order per customer is kept
-            heads.setdefault((row.channel, row.recipient), row)
+            heads = db.execute(_UNSENT_HEADS).all()
         # A head being sent (here or by another instance) holds back that customer's next row.
-        due = [row for row in heads.values()
-               if row.status == "pending" and row.next_attempt_at <= now]
+        due = [row for row in heads if row.status == "pending" and row.next_attempt_at <= now]
         if due:
             await asyncio.gather(*(self._send_one(row) for row in due))
             self._kick_now()
@@ -562,6 +571,7 @@ class ChannelRuntime:
         adapter = self.adapters.get(row.channel)
         if adapter is None:
             return
+        await self.web_first.wait()
         with session() as db:
             claimed = db.execute(_CLAIM, {
                 "row_id": row.id,
@@ -582,6 +592,7 @@ class ChannelRuntime:
         except Exception as exc:  # a bug or an unexpected client error: retry, do not lose
             logger.exception("send of outbox row %s raised", row.id)
             result = SendResult("retry", error=type(exc).__name__)
+        await self.web_first.wait()
         await self._record(row, result)
 
     async def _record(self, row: OutboundMessage, result: SendResult) -> None:
