@@ -100,12 +100,19 @@ def insert_ignoring_duplicates(db: Session, table: Any, rows: list[dict[str, Any
     ``ON CONFLICT DO NOTHING``), inside the caller's transaction; returns how many were new."""
     if not rows:
         return 0
-    if db.get_bind().dialect.name == "postgresql":
+    result = db.execute(_insert_ignoring(table, db.get_bind().dialect.name), rows)
+    return max(result.rowcount, 0)
+
+
+@lru_cache(maxsize=64)
+def _insert_ignoring(table: Any, dialect: str) -> Any:
+    """The statement, built once per table and dialect (a webhook for a new customer runs it;
+    building it anew showed in the acknowledgement's profile)."""
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    result = db.execute(insert(table).on_conflict_do_nothing(), rows)
-    return max(result.rowcount, 0)
+    return insert(table).on_conflict_do_nothing()
 
 
 # SQLite has one writer at a time, and a writer that finds the file locked sleeps in steps of
@@ -127,3 +134,11 @@ def session(url: str | None = None) -> Iterator[Session]:
         except BaseException:
             db.rollback()
             raise
+
+
+@contextmanager
+def read_session(url: str | None = None) -> Iterator[Session]:
+    """A read-only transaction. On SQLite (WAL) readers never wait for the writer, so this does
+    not take the writers' turn: a background read never holds up a webhook's write."""
+    with _factory(engine(url))() as db:  # closing returns the connection (pool rolls back)
+        yield db

@@ -30,7 +30,7 @@ from sqlalchemy import func as sa_func
 from sqlalchemy.exc import IntegrityError
 
 from bot import metrics, responses
-from bot.db import Base, engine, insert_ignoring_duplicates, session
+from bot.db import Base, engine, insert_ignoring_duplicates, read_session, session
 from bot.events import EventBus
 from channels.core.lease import Leases, LeaseUnavailable, leases_from_env
 from channels.core.models import Contact, InboundMessage, OutboundMessage
@@ -267,7 +267,7 @@ class ChannelRuntime:
                 released = db.execute(_RELEASE_HELD, {"c": channel, "r": sender, "t": now}
                                       ).rowcount
         except IntegrityError:
-            with session() as db:
+            with read_session() as db:
                 existing = db.execute(
                     select(InboundMessage.id).where(
                         InboundMessage.channel == channel, InboundMessage.provider_id == provider_id
@@ -309,7 +309,7 @@ class ChannelRuntime:
     def _oldest_unanswered(self, channel: str, sender: str
                            ) -> tuple[InboundMessage | None, Contact | None]:
         """The customer's oldest unanswered message and their contact state, in one read."""
-        with session() as db:
+        with read_session() as db:
             row = db.execute(_OLDEST_UNANSWERED, {"c": channel, "s": sender}
                              ).scalar_one_or_none()
             if row is None:
@@ -328,7 +328,7 @@ class ChannelRuntime:
 
     def contact(self, channel: str, sender: str) -> Contact | None:
         """Per-contact state (window, options)."""
-        with session() as db:
+        with read_session() as db:
             return db.execute(_CONTACT, {"c": channel, "s": sender}).scalar_one_or_none()
 
     def set_subscribed(self, channel: str, sender: str, subscribed: bool) -> None:
@@ -559,7 +559,7 @@ class ChannelRuntime:
 
     async def _send_due(self) -> None:
         now = _now()
-        with session() as db:
+        with read_session() as db:
             heads = db.execute(_UNSENT_HEADS).all()
         # A head being sent (here or by another instance) holds back that customer's next row.
         due = [row for row in heads if row.status == "pending" and row.next_attempt_at <= now]
@@ -637,7 +637,7 @@ class ChannelRuntime:
 
     def known_provider_refs(self, channel: str, recipient: str) -> set[str]:
         """Provider ids our outbox already owns for a recipient (for reconciliation)."""
-        with session() as db:
+        with read_session() as db:
             return set(db.execute(
                 select(OutboundMessage.provider_ref)
                 .where(OutboundMessage.channel == channel, OutboundMessage.recipient == recipient,
@@ -703,7 +703,7 @@ class ChannelRuntime:
         query = select(OutboundMessage).where(OutboundMessage.status == "sending")
         if not all_claims:
             query = query.where(OutboundMessage.next_attempt_at < _now())
-        with session() as db:
+        with read_session() as db:
             in_flight = db.execute(query).scalars().all()
         for row in in_flight:
             adapter = self.adapters.get(row.channel)
@@ -728,7 +728,7 @@ class ChannelRuntime:
     def _resume_unanswered(self, *, min_age: float) -> None:
         """Give every customer with unanswered messages (older than ``min_age``) a worker."""
         cutoff = _now() - timedelta(seconds=min_age)
-        with session() as db:
+        with read_session() as db:
             customers = db.execute(
                 select(InboundMessage.channel, InboundMessage.sender)
                 .where(InboundMessage.status.in_(("pending", "limited")),
