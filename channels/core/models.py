@@ -38,10 +38,16 @@ class OutboundMessage(Base):
     """A reply waiting to leave, sent at most once (dedup key per inbound message and position)."""
 
     __tablename__ = "outbound_messages"
-    __table_args__ = (UniqueConstraint("channel", "dedup_key"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "dedup_key"),
+        # A customer's unsent replies (the next to send, the held to release), found without
+        # reading every reply the customer ever got; recipient first, so it serves lookups by
+        # customer too.
+        Index("ix_outbound_messages_unsent", "recipient", "status", "channel"),
+    )
     id = Column(Integer, primary_key=True)
     channel = Column(String(16), nullable=False)
-    recipient = Column(String(128), nullable=False, index=True)
+    recipient = Column(String(128), nullable=False)
     dedup_key = Column(String(160), nullable=False)
     kind = Column(String(16), nullable=False, default="text")  # text, template
     text = Column(Text, nullable=False)

@@ -138,6 +138,13 @@ _CLAIM = (update(_OUTBOX)
           .values(status="sending", attempts=_OUTBOX.c.attempts + 1,
                   next_attempt_at=bindparam("expires")))
 _RECORD = update(_OUTBOX).where(_OUTBOX.c.id == bindparam("row_id"))  # SET from the parameters
+# One customer's oldest unsent row: after a successful send, that customer's next reply leaves at
+# once instead of waiting for every other send of the round.
+_NEXT_FOR = (select(_OUTBOX)
+             .where(_OUTBOX.c.recipient == bindparam("r"), _OUTBOX.c.channel == bindparam("c"),
+                    _OUTBOX.c.status.in_(("pending", "sending")))
+             .order_by(_OUTBOX.c.id)
+             .limit(1))
 _RECEIVED_AT = select(_INBOX.c.received_at).where(_INBOX.c.id == bindparam("row_id"))
 
 
@@ -564,20 +571,30 @@ class ChannelRuntime:
         # A head being sent (here or by another instance) holds back that customer's next row.
         due = [row for row in heads if row.status == "pending" and row.next_attempt_at <= now]
         if due:
-            await asyncio.gather(*(self._send_one(row) for row in due))
+            await asyncio.gather(*(self._send_customer(row) for row in due))
             self._kick_now()
 
-    async def _send_one(self, row: OutboundMessage) -> None:
+    async def _send_customer(self, row: Any) -> None:
+        """Send ``row``, then the same customer's next rows while each is due at once (a reply of
+        several bubbles leaves in one go; order per customer is kept, as only heads are sent)."""
+        while row is not None and await self._send_one(row):
+            with read_session() as db:
+                row = db.execute(_NEXT_FOR, {"r": row.recipient, "c": row.channel}).first()
+            if row is None or row.status != "pending" or row.next_attempt_at > _now():
+                return
+
+    async def _send_one(self, row: OutboundMessage) -> bool:
+        """Claim and send one row; whether the provider took it."""
         adapter = self.adapters.get(row.channel)
         if adapter is None:
-            return
+            return False
         await self.web_first.wait()
         with session() as db:
             claimed = db.execute(_CLAIM, {
                 "row_id": row.id,
                 "expires": _now() + timedelta(seconds=SEND_CLAIM_SECONDS)}).rowcount
         if not claimed:
-            return
+            return False  # another loop or instance has it
         if (row.error or "").startswith("network:"):
             # The last attempt timed out or lost its connection: the provider may have the
             # message already. Ask before sending again, so a slow provider never gets it twice.
@@ -586,7 +603,7 @@ class ChannelRuntime:
                 ref = await adapter.reconcile(row)
             if ref:
                 await self._record(row, SendResult("sent", provider_ref=ref))
-                return
+                return True
         try:
             result = await adapter.send(row)
         except Exception as exc:  # a bug or an unexpected client error: retry, do not lose
@@ -594,6 +611,7 @@ class ChannelRuntime:
             result = SendResult("retry", error=type(exc).__name__)
         await self.web_first.wait()
         await self._record(row, result)
+        return result.status == "sent"
 
     async def _record(self, row: OutboundMessage, result: SendResult) -> None:
         now = _now()
