@@ -69,6 +69,9 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self.trust_seconds = float(trust_seconds)
         self._known: OrderedDict[str, _Known] = OrderedDict()
         self._insert = self.SQLEvent.__table__.insert()
+        # Conversations ``retrieve`` found no event for, and when (trusted for one turn only:
+        # the conversation lock is held from that read to the turn's save).
+        self._new: dict[str, float] = {}
         if self.engine.dialect.name == "sqlite":
             self._pool_sqlite()
 
@@ -120,7 +123,12 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         with self.session_scope() as session:
             last_id = self._last_id(session, sender_id)
         if not last_id:
-            return None  # no event at all: a new conversation (stock reads none and says so)
+            # No event at all: a new conversation (stock reads none and says so). Its first
+            # saves then need not count what is stored: nothing was, a moment ago.
+            if len(self._new) > 4 * self.cache_size:
+                self._new.clear()  # probes for unknown ids must not grow memory
+            self._new[sender_id] = time.monotonic()
+            return None
         tracker = await super().retrieve(sender_id)
         if tracker is not None:
             self._remember(tracker, len(tracker.events), last_id)
@@ -129,6 +137,16 @@ class CachedSQLTrackerStore(SQLTrackerStore):
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Append the events not stored yet (stock behaviour when the tracker is unknown)."""
         known = self._known.get(tracker.sender_id)
+        found_empty = self._new.get(tracker.sender_id)
+        if known is None and found_empty is not None and time.monotonic() - found_empty < 10:
+            if not tracker.events:
+                return  # stock would count the stored events and insert nothing
+            del self._new[tracker.sender_id]
+            await self.stream_events(tracker)
+            with self.session_scope() as session:  # every event is new (stock: counts 0 stored)
+                last_id = self._append(session, tracker.sender_id, list(tracker.events))
+            self._remember(tracker, len(tracker.events), last_id, list(tracker.events))
+            return
         with self.session_scope() as session:
             fast = (known is not None and known.tracker is tracker
                     and len(tracker.events) >= known.stored and self._fresh(known, session))
@@ -173,9 +191,11 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
     def _remember(self, tracker: DialogueStateTracker, stored: int, last_id: int,
                   new_events: list[Any] | None = None) -> None:
-        if any(isinstance(e, SessionStarted) for e in (new_events or [])) and stored > len(
-                new_events or []):
-            # A new session began: stock Rasa reads only the new session back; so do we.
+        new_events = new_events or []
+        first = stored - len(new_events)  # position of new_events[0] in the conversation
+        if any(isinstance(e, SessionStarted) and first + i > 0 for i, e in enumerate(new_events)):
+            # A new session began after other events: stock Rasa reads only the new session
+            # back (from SQL, next time); so do we.
             self._known.pop(tracker.sender_id, None)
             return
         self._known[tracker.sender_id] = _Known(tracker, stored, last_id, time.monotonic())
