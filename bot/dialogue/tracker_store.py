@@ -143,9 +143,10 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                 return  # stock would count the stored events and insert nothing
             del self._new[tracker.sender_id]
             await self.stream_events(tracker)
+            events = list(tracker.events)
             with self.session_scope() as session:  # every event is new (stock: counts 0 stored)
-                last_id = self._append(session, tracker.sender_id, list(tracker.events))
-            self._remember(tracker, len(tracker.events), last_id, list(tracker.events))
+                last_id, rows = self._append(session, tracker.sender_id, events)
+            self._remember(tracker, len(events), last_id, events, rows)
             return
         with self.session_scope() as session:
             fast = (known is not None and known.tracker is tracker
@@ -155,17 +156,18 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                 new_events = list(itertools.islice(tracker.events, known.stored, None))
                 if not new_events:
                     return
-                last_id = self._append(session, tracker.sender_id, new_events)
+                last_id, rows = self._append(session, tracker.sender_id, new_events)
         if fast:
-            self._remember(tracker, known.stored + len(new_events), last_id, new_events)
+            self._remember(tracker, known.stored + len(new_events), last_id, new_events, rows)
             return
         await super().save(tracker)  # stock: counts what is stored, appends the rest
         with self.session_scope() as session:
             last_id = self._last_id(session, tracker.sender_id)
         self._remember(tracker, len(tracker.events), last_id, list(tracker.events))
 
-    def _append(self, session: Any, sender_id: str, events: list[Any]) -> int:
-        """Insert ``events`` (at least one) and commit; the newest row's id.
+    def _append(self, session: Any, sender_id: str, events: list[Any]
+                ) -> tuple[int, list[dict[str, Any]]]:
+        """Insert ``events`` (at least one) and commit; the newest row's id, and the rows.
 
         One statement, built once: all rows but the last in one batch, the last alone for its id
         (the conversation's newest event row, which ``_fresh`` compares against)."""
@@ -174,7 +176,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             session.execute(self._insert, rows[:-1])
         last_id = session.execute(self._insert, rows[-1]).inserted_primary_key[0]
         session.commit()
-        return int(last_id)
+        return int(last_id), rows
 
     @staticmethod
     def _row(sender_id: str, event: Any) -> dict[str, Any]:
@@ -190,18 +192,38 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         }
 
     def _remember(self, tracker: DialogueStateTracker, stored: int, last_id: int,
-                  new_events: list[Any] | None = None) -> None:
+                  new_events: list[Any] | None = None,
+                  rows: list[dict[str, Any]] | None = None) -> None:
         new_events = new_events or []
         first = stored - len(new_events)  # position of new_events[0] in the conversation
         if any(isinstance(e, SessionStarted) and first + i > 0 for i, e in enumerate(new_events)):
             # A new session began after other events: stock Rasa reads only the new session
-            # back (from SQL, next time); so do we.
-            self._known.pop(tracker.sender_id, None)
-            return
+            # back. Rebuilt here from the rows just written, as stock would read them, or
+            # else read from SQL next time.
+            session_tracker = self._as_stock_reads(tracker, first, new_events, rows or [])
+            if session_tracker is None:
+                self._known.pop(tracker.sender_id, None)
+                return
+            tracker, stored = session_tracker, len(session_tracker.events)
         self._known[tracker.sender_id] = _Known(tracker, stored, last_id, time.monotonic())
         self._known.move_to_end(tracker.sender_id)
         while len(self._known) > self.cache_size:
             self._known.popitem(last=False)
+
+    def _as_stock_reads(self, tracker: DialogueStateTracker, first: int, new_events: list[Any],
+                        rows: list[dict[str, Any]]) -> DialogueStateTracker | None:
+        """The tracker stock ``retrieve`` would build now: the rows from the latest session
+        start on (by timestamp, in id order), decoded from the JSON just stored and replayed
+        with ``from_dict``; ``None`` when that cannot be told from this batch (an earlier
+        event's timestamp reaches into the new session, or no domain)."""
+        if self.domain is None or len(rows) != len(new_events):
+            return None
+        start = max(e.timestamp for e in new_events if isinstance(e, SessionStarted))
+        earlier = itertools.islice(tracker.events, 0, first)
+        if any(e.timestamp >= start for e in earlier):
+            return None
+        events = [json.loads(row["data"]) for row in rows if row["timestamp"] >= start]
+        return DialogueStateTracker.from_dict(tracker.sender_id, events, self.domain.slots)
 
     async def create_tracker(self, sender_id: str,
                              append_action_listen: bool = True) -> DialogueStateTracker:
