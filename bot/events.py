@@ -36,6 +36,8 @@ class EventBus:
 
     async def publish(self, topic: str, payload: dict[str, Any]) -> None:
         """Deliver to all subscribers without ever blocking the publisher (from any thread)."""
+        if not self._subscribers:
+            return  # nobody listening (no console open): no cross-thread wake-up per message
         loop = self._loop
         if loop is not None and asyncio.get_running_loop() is not loop:
             loop.call_soon_threadsafe(self._deliver, topic, payload)
