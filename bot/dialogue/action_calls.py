@@ -9,7 +9,9 @@
 - Slot validation after every message rebuilt the tracker by replaying the conversation; it now
   validates a copy with the extracted slots applied (same state).
 - The request carries the conversation's events since the last ``SESSION_EVENTS`` user messages
-  instead of all of them, so a 200-turn chat does not post megabytes per action. Slots,
+  instead of all of them, so a 200-turn chat does not post megabytes per action; the slot-mapping
+  validation that runs after every message gets the events since the latest user message (all
+  that rasa_sdk's ``slots_to_validate`` and our language decision look at). Slots,
   the latest message, the active form and the latest action are sent in full, as stock. Our
   actions read only recent events (the fallback counts the last few misses; forms look back to
   the last user message); the end-to-end care-flow tests run every action on trimmed requests.
@@ -65,11 +67,16 @@ def _recent_start(events: list[Any], user_turns: int = SESSION_EVENTS) -> int:
 def _action_call_format(self: RemoteAction, tracker: Any, domain: Domain) -> dict[str, Any]:
     """Stock request body, with only recent events and the domain built once."""
     import rasa
+    from rasa.shared.core.constants import ACTION_VALIDATE_SLOT_MAPPINGS
     from rasa.shared.core.trackers import EventVerbosity
 
     events = list(tracker.events)
     state = tracker.current_state(EventVerbosity.NONE)
-    state["events"] = [event.as_dict() for event in events[_recent_start(events):]]
+    # The global slot-mapping validation runs after every message and looks no further back
+    # than the latest user message (rasa_sdk's ``slots_to_validate``; our language decision
+    # reads the latest message and the slots): it gets the events from there on.
+    turns = 1 if self._name == ACTION_VALIDATE_SLOT_MAPPINGS else SESSION_EVENTS
+    state["events"] = [event.as_dict() for event in events[_recent_start(events, turns):]]
     result = {"next_action": self._name, "sender_id": tracker.sender_id, "tracker": state,
               "version": rasa.__version__}
     if (not self._is_selective_domain_enabled()
