@@ -81,10 +81,11 @@ def build_gateway_app(settings: Settings, credentials: Path) -> Sanic:
     if settings.staff_api_token:
         app.blueprint(staff_api_blueprint(settings.staff_api_token))
 
-    # Webhooks first: while one is open, the runtime's thread waits before its next step.
+    # Message webhooks first: while one is open, the runtime's thread waits before its next
+    # write. (Status callbacks, four per reply, only record delivery: they do not count.)
     @app.on_request
     async def webhook_opened(request: Any) -> None:
-        if request.path.startswith("/webhooks/"):
+        if request.path.startswith("/webhooks/") and request.path.endswith("/webhook"):
             runtime.web_first.opened(id(request))
 
     @app.on_response

@@ -382,7 +382,8 @@ class ChannelRuntime:
     async def _process_next(self, channel: str, sender: str) -> str:
         """Answer the customer's oldest unanswered message: "done", "idle" or "retry"."""
         cid = conversation_id(channel, sender)
-        await self.web_first.wait()
+        # No waiting for webhooks here: the read below takes no writers' turn, and the model
+        # (another process) should start on the message as early as possible.
         try:
             async with self.leases.hold(cid):
                 row, contact = self._oldest_unanswered(channel, sender)
