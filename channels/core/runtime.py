@@ -168,8 +168,8 @@ class ChannelRuntime:
         self.limiter = limiter or RateLimiter.from_env()
         self.adapters: dict[str, ChannelAdapter] = {}
         self.leases: Leases = leases_from_env()
-        # The gateway marks webhooks open and closed; each step of answering and sending lets
-        # open ones finish first (channels/core/web_first.py).
+        # The gateway marks message webhooks open and closed; answering and sending let open
+        # ones finish before their next database write (channels/core/web_first.py).
         self.web_first = WebFirst()
         self._workers: dict[tuple[str, str], asyncio.Task] = {}
         self._dirty: set[tuple[str, str]] = set()

@@ -1,10 +1,11 @@
-"""Acknowledge first, answer after: webhooks take precedence over the runtime's background work.
+"""Acknowledge first, answer after: message webhooks take precedence over background work.
 
 The gateway's web loop (webhooks) and the channel runtime's loop (answering, sending) are two
 threads of one process, so they share the interpreter lock. A provider retries a message webhook
 that is not acknowledged in time, so while message webhooks are open the runtime waits a moment
-before its next database write (status callbacks do not count: nothing waits on them) (a few milliseconds, never more than ``longest_wait`` per step, so a flood of webhooks slows
-answers down but cannot stop them). A webhook the server never finished (the client went away) is
+before its next database write (status callbacks do not count: nothing waits on them). The wait is
+a few milliseconds, never more than ``longest_wait`` per write, so a flood of webhooks slows
+answers down but cannot stop them. A webhook the server never finished (the client went away) is
 forgotten after ``grace`` seconds.
 """
 
