@@ -37,10 +37,11 @@ def _compare(counts: Counter, problems: list[str]) -> None:
     from rasa.core.policies.rule_policy import RulePolicy
     from rasa.engine.runner.dask import DaskGraphRunner
     from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import Event
     from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
     from rasa.shared.nlu.training_data.message import Message
 
-    from bot.dialogue import graph_runner, history, rule_matching, tracker_copy
+    from bot.dialogue import event_types, graph_runner, history, rule_matching, tracker_copy
 
     def applied(self):  # noqa: ANN001, ANN202
         mine, stock = history.applied_events(self), history._STOCK_APPLIED(self)
@@ -91,7 +92,16 @@ def _compare(counts: Counter, problems: list[str]) -> None:
             problems.append(f"graph results differ for {targets}")
         return mine
 
+    def resolved(type_name, default=None):  # noqa: ANN001, ANN202
+        mine = event_types.resolve_by_type(type_name, default)
+        stock = event_types._STOCK_RESOLVE.__func__(type_name, default)
+        counts["event types"] += 1
+        if mine is not stock:
+            problems.append(f"event type {type_name} resolves differently")
+        return mine
+
     DialogueStateTracker.applied_events = applied
+    Event.resolve_by_type = staticmethod(resolved)
     DaskGraphRunner.run = graph
     Domain.states_for_tracker_history = states
     DialogueStateTracker.copy = copied
@@ -157,6 +167,7 @@ def test_patched_dialogue_engine_matches_stock(assistant, trained_model: Path, t
     # the channels turn it into plain text for customers.
     assert [t for t, n in zip(flat, answered, strict=True) if not n] == ["/restart"]
     assert counts["graph runs"] > 50 and counts["stored turns"] == len(flat)
+    assert counts["event types"] > 20
     assert counts["states"] > 100 and counts["copies"] > 20 and counts["rule lookups"] > 50
     assert counts["form states"] > 10, "the conversations must go through forms"
     assert problems == []

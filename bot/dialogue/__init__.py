@@ -8,6 +8,7 @@
 - :mod:`bot.dialogue.action_calls`: action server calls validated with a compiled schema and
   carrying recent events only.
 - :mod:`bot.dialogue.graph_runner`: the prediction graph run in order without dask.
+- :mod:`bot.dialogue.event_types`: event classes found by type name once.
 
 :func:`install` applies the replacements through :mod:`bot.dialogue.patching` (which can put
 the stock methods back); the tracker store is chosen in the endpoints.
@@ -23,11 +24,13 @@ def install() -> None:
     from rasa.core.policies.rule_policy import RulePolicy
     from rasa.engine.runner.dask import DaskGraphRunner
     from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import Event
     from rasa.shared.core.trackers import DialogueStateTracker
 
     from bot.dialogue import (
         action_calls,
         debug_text,
+        event_types,
         graph_runner,
         history,
         rule_matching,
@@ -45,3 +48,4 @@ def install() -> None:
     replace(ActionExtractSlots, "_execute_validation_action",
             action_calls._execute_validation_action)
     replace(DaskGraphRunner, "run", graph_runner.run)
+    replace(Event, "resolve_by_type", staticmethod(event_types.resolve_by_type))
