@@ -30,8 +30,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.constants import ACTION_LISTEN_NAME
-from rasa.shared.core.events import ActionExecuted, SessionStarted
+from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
@@ -139,15 +138,9 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         known = self._known.get(tracker.sender_id)
         found_empty = self._new.get(tracker.sender_id)
         if known is None and found_empty is not None and time.monotonic() - found_empty < 10:
-            if not tracker.events:
-                return  # stock would count the stored events and insert nothing
-            del self._new[tracker.sender_id]
-            await self.stream_events(tracker)
-            events = list(tracker.events)
-            with self.session_scope() as session:  # every event is new (stock: counts 0 stored)
-                last_id, rows = self._append(session, tracker.sender_id, events)
-            self._remember(tracker, len(events), last_id, events, rows)
-            return
+            # ``retrieve`` found no event a moment ago: none of this tracker's is stored yet
+            # (stock would count them to find that out).
+            known = _Known(tracker, 0, 0, found_empty)
         with self.session_scope() as session:
             fast = (known is not None and known.tracker is tracker
                     and len(tracker.events) >= known.stored and self._fresh(known, session))
@@ -157,6 +150,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                 if not new_events:
                     return
                 last_id, rows = self._append(session, tracker.sender_id, new_events)
+                self._new.pop(tracker.sender_id, None)
         if fast:
             self._remember(tracker, known.stored + len(new_events), last_id, new_events, rows)
             return
@@ -224,21 +218,3 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             return None
         events = [json.loads(row["data"]) for row in rows if row["timestamp"] >= start]
         return DialogueStateTracker.from_dict(tracker.sender_id, events, self.domain.slots)
-
-    async def create_tracker(self, sender_id: str,
-                             append_action_listen: bool = True) -> DialogueStateTracker:
-        """A new conversation (as stock), remembered from the start."""
-        tracker = self.init_tracker(sender_id)
-        if append_action_listen:
-            tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
-        events = list(tracker.events)
-        if not events:
-            await self.save(tracker)
-            return tracker
-        # Nothing is stored for it yet (``retrieve`` just found no event): every event is new,
-        # so stock's count of stored events is skipped.
-        await self.stream_events(tracker)
-        with self.session_scope() as session:
-            last_id = self._append(session, sender_id, events)
-        self._remember(tracker, len(events), last_id, events)
-        return tracker
