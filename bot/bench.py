@@ -178,7 +178,7 @@ def start_stock_rasa(var_dir: Path, model: Path) -> StockRasa:
 
 
 def _answers_200(url: str) -> bool:
-
+    """Whether ``url`` answers 200 now (anything else, or no answer, is "not yet")."""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return response.status == 200

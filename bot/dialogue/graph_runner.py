@@ -18,10 +18,13 @@ from rasa.engine.runner.dask import DaskGraphRunner
 _STOCK_RUN = DaskGraphRunner.run
 
 
-def _order(runner: DaskGraphRunner, targets: tuple[str, ...]) -> list[tuple[str, list[str]]]:
-    """(node, names it needs) in an order where every node follows what it needs (memoised)."""
-    cache: dict[tuple[str, ...], list[tuple[str, list[str]]]] = runner.__dict__.setdefault(
-        "_smo_orders", {})
+_Order = tuple[list[tuple[str, list[str]]], frozenset[str]]
+
+
+def _order(runner: DaskGraphRunner, targets: tuple[str, ...]) -> _Order:
+    """(node, names it needs) in an order where every node follows what it needs, and the set
+    of those nodes (memoised per target set)."""
+    cache: dict[tuple[str, ...], _Order] = runner.__dict__.setdefault("_smo_orders", {})
     if targets in cache:
         return cache[targets]
     schema = runner._graph_schema.minimal_graph_schema(list(targets))
@@ -39,17 +42,16 @@ def _order(runner: DaskGraphRunner, targets: tuple[str, ...]) -> list[tuple[str,
 
     for target in targets:
         visit(target)
-    cache[targets] = ordered
-    return ordered
+    cache[targets] = ordered, frozenset(done)
+    return cache[targets]
 
 
 def run(self: DaskGraphRunner, inputs: dict[str, Any] | None = None,
         targets: list[str] | None = None) -> dict[str, Any]:
     """``DaskGraphRunner.run`` without building a dask graph per call (same calls, same result)."""
     run_targets = tuple(targets if targets else self._graph_schema.target_names)
-    ordered = _order(self, run_targets)
+    ordered, node_names = _order(self, run_targets)
     results: dict[str, Any] = {}
-    node_names = {name for name, _ in ordered}
     for name, value in (inputs or {}).items():
         if isinstance(value, str) and value in node_names:
             raise GraphRunError(

@@ -89,26 +89,24 @@ def notice(response: str, language: str | None) -> Outgoing:
     return render([responses.message(response, language)], language)[0]
 
 
+_INBOX, _OUTBOX, _CONTACTS = (InboundMessage.__table__, OutboundMessage.__table__,
+                              Contact.__table__)
 # The acknowledgement path's statements, built once: SQLAlchemy memoises a statement's cache key
 # on the statement object, so re-using it skips rebuilding the key on every webhook.
-_INSERT_INBOUND = InboundMessage.__table__.insert()
-_TOUCH_CONTACT = (update(Contact.__table__)
-                  .where(Contact.__table__.c.channel == bindparam("c"),
-                         Contact.__table__.c.sender == bindparam("s"))
+_INSERT_INBOUND = _INBOX.insert()
+_TOUCH_CONTACT = (update(_CONTACTS)
+                  .where(_CONTACTS.c.channel == bindparam("c"),
+                         _CONTACTS.c.sender == bindparam("s"))
                   .values(last_inbound_at=bindparam("t")))
-_RELEASE_HELD = (update(OutboundMessage.__table__)
-                 .where(OutboundMessage.__table__.c.channel == bindparam("c"),
-                        OutboundMessage.__table__.c.recipient == bindparam("r"),
-                        OutboundMessage.__table__.c.status == "held")
+_RELEASE_HELD = (update(_OUTBOX)
+                 .where(_OUTBOX.c.channel == bindparam("c"), _OUTBOX.c.recipient == bindparam("r"),
+                        _OUTBOX.c.status == "held")
                  .values(status="pending", next_attempt_at=bindparam("t")))
 _GOOD_NEWS = {"delivered": 1, "read": 2}  # statuses written in batches, in the order they rank
-_DELIVERY_STATUS = (update(OutboundMessage.__table__)
-                    .where(OutboundMessage.__table__.c.provider_ref == bindparam("ref"))
+_DELIVERY_STATUS = (update(_OUTBOX).where(_OUTBOX.c.provider_ref == bindparam("ref"))
                     .values(delivery_status=bindparam("new_status")))
 # The answering and sending paths' statements, built once for the same reason (each message runs
 # each of them once or twice; building them anew was a third of the gateway's time per message).
-_INBOX, _OUTBOX, _CONTACTS = (InboundMessage.__table__, OutboundMessage.__table__,
-                              Contact.__table__)
 _OLDEST_UNANSWERED = (select(InboundMessage)
                       .where(InboundMessage.channel == bindparam("c"),
                              InboundMessage.sender == bindparam("s"),
@@ -326,10 +324,9 @@ class ChannelRuntime:
     @staticmethod
     def _touch_contact(db: Any, channel: str, sender: str, now: datetime) -> None:
         """Record when the customer last wrote (their messaging window), creating the contact."""
-        table = Contact.__table__
         touched = db.execute(_TOUCH_CONTACT, {"c": channel, "s": sender, "t": now}).rowcount
         if not touched:
-            insert_ignoring_duplicates(db, table, [{
+            insert_ignoring_duplicates(db, _CONTACTS, [{
                 "channel": channel, "sender": sender, "last_inbound_at": now, "options": [],
                 "subscribed": 1}])
 
@@ -512,10 +509,10 @@ class ChannelRuntime:
                  "sent_at": now if status == "passive" else None}
                 for index, piece in enumerate(pieces)]
         if db is not None:
-            insert_ignoring_duplicates(db, OutboundMessage.__table__, rows)
+            insert_ignoring_duplicates(db, _OUTBOX, rows)
             return
         with session() as own:
-            insert_ignoring_duplicates(own, OutboundMessage.__table__, rows)
+            insert_ignoring_duplicates(own, _OUTBOX, rows)
 
     def enqueue_text(
         self,
