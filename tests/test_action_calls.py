@@ -60,3 +60,98 @@ def test_slot_validation_gets_events_since_the_latest_message_and_sees_the_same(
     assert trimmed.slots_to_validate() == full.slots_to_validate() == {"language": "en"}
     assert trimmed.latest_message == full.latest_message
     assert trimmed.slots == full.slots
+
+
+# ---- the action server's response check: same verdict and error as stock's jsonschema.validate
+
+
+_STOCK_CHECK: list = []
+
+
+def _stock_verdict(result: object) -> str | None:
+    """Stock Rasa's check (``jsonschema.validate``: the best match among the errors): None when
+    valid, else the message. The schema's own check, which ``validate`` repeats every time, is
+    done once."""
+    import jsonschema
+
+    schema = RemoteAction.action_response_format_spec()
+    if not _STOCK_CHECK:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+        _STOCK_CHECK.append(jsonschema.validators.validator_for(schema)(schema))
+    error = jsonschema.exceptions.best_match(_STOCK_CHECK[0].iter_errors(result))
+    return None if error is None else error.message
+
+
+def _our_verdict(result: object) -> str | None:
+    import jsonschema
+
+    remote = RemoteAction("action_x", EndpointConfig("http://127.0.0.1:1/webhook"))
+    try:
+        assert action_calls._validate_action_result(remote, result) is True
+    except jsonschema.ValidationError as error:
+        return error.message.split(". Failed to validate Action server response")[0]
+    return None
+
+
+def _events_of_every_kind() -> list[dict]:
+    from rasa.shared.core.events import (
+        ActiveLoop,
+        AllSlotsReset,
+        ConversationPaused,
+        ConversationResumed,
+        FollowupAction,
+        Restarted,
+        SessionStarted,
+        UserUtteranceReverted,
+    )
+
+    events = [UserUttered("hi", {"name": "greet", "confidence": 1.0}), SlotSet("plan", "x"),
+              BotUttered("hello", {"buttons": [{"title": "a", "payload": "/a"}]}),
+              ActionExecuted("action_listen"), ActiveLoop("form"), AllSlotsReset(),
+              ConversationPaused(), ConversationResumed(), FollowupAction("utter_x"),
+              Restarted(), SessionStarted(), UserUtteranceReverted()]
+    return [event.as_dict() for event in events]
+
+
+def test_response_check_gives_stock_verdicts_on_valid_and_broken_responses() -> None:
+    good = _events_of_every_kind()
+    responses: list[object] = [
+        {"events": good, "responses": [{"text": "hi"}]}, {}, {"events": []},
+        {"events": [{"event": "nonsense"}]}, {"events": [{"timestamp": 1}]},
+        {"events": [{"event": "slot", "value": 1}]},  # a slot without its name
+        {"events": [{"event": "slot", "name": 3, "value": 1}]},
+        {"events": [{"event": 5}]}, {"events": ["slot"]}, {"events": "slot"},
+        {"events": None}, {"responses": ["text"]}, [], "events", None,
+        {"events": [{"event": "user", "parse_data": {"intent": "greet"}}]},
+        {"events": [{"event": "bot", "timestamp": "noon"}]},
+        {"events": [*good, {"event": "action", "confidence": "high"}]},
+    ]
+    for event in good:  # each kind with a wrong timestamp and with its name changed
+        responses.append({"events": [{**event, "timestamp": "x"}]})
+        responses.append({"events": [{**event, "event": event["event"] + "_"}]})
+    verdicts = [(_our_verdict(r), _stock_verdict(r)) for r in responses]
+    assert [ours for ours, _ in verdicts] == [stock for _, stock in verdicts]
+    assert sum(stock is None for _, stock in verdicts) == 3  # the rest are refused
+
+
+def test_response_check_matches_stock_on_generated_events() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    names = st.sampled_from([e["event"] for e in _events_of_every_kind()] + ["other", ""])
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+                        st.text(max_size=5))
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
+                          | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=6)
+    fields = st.sampled_from(["name", "value", "text", "timestamp", "metadata", "parse_data",
+                              "policy", "confidence", "entities", "data", "input_channel"])
+    event = st.builds(lambda name, extra: {"event": name, **extra}, names,
+                      st.dictionaries(fields, values, max_size=4))
+    response = st.fixed_dictionaries({"events": st.lists(event, max_size=4)})
+
+    @settings(max_examples=300, deadline=None, database=None)
+    @given(response)
+    def same(result: dict) -> None:
+        assert _our_verdict(result) == _stock_verdict(result)
+
+    same()

@@ -3,8 +3,8 @@
 A real agent with the trained model runs whole conversations (the second-opinion flow through
 its forms, FAQ answers, an emergency, a nurse request) with the patches installed; on every call
 the patched function's result is compared with the stock function's on the same input:
-applied events, featurised states, tracker copies, rule lookups and graph runs (parse and
-policy predictions). Then the conversation must
+applied events, featurised states, tracker copies, rule lookups, graph runs (parse and
+policy predictions) and the intent classifier's graph calls. Then the conversation must
 have gone through forms (the states really covered them) and no comparison may differ.
 """
 
@@ -15,6 +15,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -41,7 +42,16 @@ def _compare(counts: Counter, problems: list[str]) -> None:
     from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
     from rasa.shared.nlu.training_data.message import Message
 
-    from bot.dialogue import event_types, graph_runner, history, rule_matching, tracker_copy
+    from rasa.utils.tensorflow.models import RasaModel
+
+    from bot.dialogue import (
+        event_types,
+        graph_runner,
+        history,
+        model_inference,
+        rule_matching,
+        tracker_copy,
+    )
 
     def applied(self):  # noqa: ANN001, ANN202
         mine, stock = history.applied_events(self), history._STOCK_APPLIED(self)
@@ -100,7 +110,18 @@ def _compare(counts: Counter, problems: list[str]) -> None:
             problems.append(f"event type {type_name} resolves differently")
         return mine
 
+    def predicted(self, batch_in):  # noqa: ANN001, ANN202
+        mine = model_inference._rasa_predict(self, batch_in)
+        stock = model_inference._STOCK_PREDICT(self, batch_in)
+        counts["model predictions"] += 1
+        if mine.keys() != stock.keys() or any(
+                not np.array_equal(mine[key], stock[key]) for key in mine
+                if isinstance(mine[key], np.ndarray)):
+            problems.append("model prediction differs")
+        return mine
+
     DialogueStateTracker.applied_events = applied
+    RasaModel._rasa_predict = predicted
     Event.resolve_by_type = staticmethod(resolved)
     DaskGraphRunner.run = graph
     Domain.states_for_tracker_history = states
@@ -168,6 +189,7 @@ def test_patched_dialogue_engine_matches_stock(assistant, trained_model: Path, t
     assert [t for t, n in zip(flat, answered, strict=True) if not n] == ["/restart"]
     assert counts["graph runs"] > 50 and counts["stored turns"] == len(flat)
     assert counts["event types"] > 20
+    assert counts["model predictions"] >= len(flat) - 1  # all but "/restart" went through DIET
     assert counts["states"] > 100 and counts["copies"] > 20 and counts["rule lookups"] > 50
     assert counts["form states"] > 10, "the conversations must go through forms"
     assert problems == []

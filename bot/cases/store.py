@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy import case as sql_case
 
 from bot.cases.models import OUTCOMES, PRIORITIES, QUEUES, AuditEntry, Case, CaseNote
-from bot.db import session
+from bot.db import read_session, session
 
 
 class CaseError(Exception):
@@ -155,8 +155,8 @@ _ACTIVE_CASE = select(Case).where(Case.conversation_id == bindparam("cid"),
 
 
 def active_case_for(conversation_id: str) -> Case | None:
-    """The claimed case of a conversation, if a human holds it."""
-    with session() as db:
+    """The claimed case of a conversation, if a human holds it (a read: no writers' turn)."""
+    with read_session() as db:
         return db.execute(_ACTIVE_CASE, {"cid": conversation_id}).scalars().first()
 
 

@@ -9,6 +9,7 @@
   carrying recent events only.
 - :mod:`bot.dialogue.graph_runner`: the prediction graph run in order without dask.
 - :mod:`bot.dialogue.event_types`: event classes found by type name once.
+- :mod:`bot.dialogue.model_inference`: the intent classifier's traced graph called directly.
 
 :func:`install` applies the replacements through :mod:`bot.dialogue.patching` (which can put
 the stock methods back); the tracker store is chosen in the endpoints.
@@ -26,6 +27,7 @@ def install() -> None:
     from rasa.shared.core.domain import Domain
     from rasa.shared.core.events import Event
     from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.utils.tensorflow.models import RasaModel
 
     from bot.dialogue import (
         action_calls,
@@ -33,6 +35,7 @@ def install() -> None:
         event_types,
         graph_runner,
         history,
+        model_inference,
         rule_matching,
         tracker_copy,
     )
@@ -49,3 +52,4 @@ def install() -> None:
             action_calls._execute_validation_action)
     replace(DaskGraphRunner, "run", graph_runner.run)
     replace(Event, "resolve_by_type", staticmethod(event_types.resolve_by_type))
+    replace(RasaModel, "_rasa_predict", model_inference._rasa_predict)

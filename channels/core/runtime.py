@@ -574,25 +574,28 @@ class ChannelRuntime:
 
     async def _send_customer(self, row: Any) -> None:
         """Send ``row``, then the same customer's next rows while each is due at once (a reply of
-        several bubbles leaves in one go; order per customer is kept, as only heads are sent)."""
-        while row is not None and await self._send_one(row):
-            with read_session() as db:
-                row = db.execute(_NEXT_FOR, {"r": row.recipient, "c": row.channel}).first()
-            if row is None or row.status != "pending" or row.next_attempt_at > _now():
-                return
-
-    async def _send_one(self, row: OutboundMessage) -> bool:
-        """Claim and send one row; whether the provider took it."""
-        adapter = self.adapters.get(row.channel)
-        if adapter is None:
-            return False
+        several bubbles leaves in one go; order per customer is kept, as only heads are sent).
+        Each bubble's result is recorded in the transaction that claims the next one."""
+        if row.channel not in self.adapters:
+            return
         await self.web_first.wait()
         with session() as db:
-            claimed = db.execute(_CLAIM, {
-                "row_id": row.id,
-                "expires": _now() + timedelta(seconds=SEND_CLAIM_SECONDS)}).rowcount
-        if not claimed:
-            return False  # another loop or instance has it
+            if not self._claim(db, row):
+                return  # another loop or instance has it
+        while row is not None:
+            row = await self._send_claimed(row)
+
+    @staticmethod
+    def _claim(db: Any, row: Any) -> bool:
+        """Mark ``row`` as being sent by us (False if another loop or instance has it)."""
+        return bool(db.execute(_CLAIM, {
+            "row_id": row.id, "expires": _now() + timedelta(seconds=SEND_CLAIM_SECONDS)}
+        ).rowcount)
+
+    async def _send_claimed(self, row: Any) -> Any:
+        """Send one claimed row and record the result; the customer's next row, claimed, if it
+        is due now and this one went out."""
+        adapter = self.adapters[row.channel]
         if (row.error or "").startswith("network:"):
             # The last attempt timed out or lost its connection: the provider may have the
             # message already. Ask before sending again, so a slow provider never gets it twice.
@@ -600,18 +603,18 @@ class ChannelRuntime:
             with contextlib.suppress(Exception):
                 ref = await adapter.reconcile(row)
             if ref:
-                await self._record(row, SendResult("sent", provider_ref=ref))
-                return True
+                return await self._record(row, SendResult("sent", provider_ref=ref))
         try:
             result = await adapter.send(row)
         except Exception as exc:  # a bug or an unexpected client error: retry, do not lose
             logger.exception("send of outbox row %s raised", row.id)
             result = SendResult("retry", error=type(exc).__name__)
         await self.web_first.wait()
-        await self._record(row, result)
-        return result.status == "sent"
+        return await self._record(row, result)
 
-    async def _record(self, row: OutboundMessage, result: SendResult) -> None:
+    async def _record(self, row: Any, result: SendResult) -> Any:
+        """Write what the provider said; after a successful send, claim and return the same
+        customer's next row if it is due now (None otherwise)."""
         now = _now()
         values: dict[str, Any] = {"error": (result.error or "")[:400] or None}
         if result.status != "sent":
@@ -637,8 +640,14 @@ class ChannelRuntime:
             )
         with session() as db:
             db.execute(_RECORD, {"row_id": row.id, **values})
-            if values.get("status") == "sent":
-                self._observe_latency(db, row)
+            if values["status"] != "sent":
+                return None
+            self._observe_latency(db, row)
+            after = db.execute(_NEXT_FOR, {"r": row.recipient, "c": row.channel}).first()
+            if (after is None or after.status != "pending" or after.next_attempt_at > now
+                    or not self._claim(db, after)):
+                return None
+            return after
 
     @staticmethod
     def _observe_latency(db: Any, row: OutboundMessage) -> None:
