@@ -41,7 +41,6 @@ def _compare(counts: Counter, problems: list[str]) -> None:
     from rasa.shared.core.events import Event
     from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
     from rasa.shared.nlu.training_data.message import Message
-
     from rasa.utils.tensorflow.models import RasaModel
 
     from bot.dialogue import (

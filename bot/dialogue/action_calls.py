@@ -54,7 +54,7 @@ class _ResponseCheck:
         names = [kind["properties"]["event"]["const"] for kind in kinds]
         if len(set(names)) != len(names):  # a later Rasa with shared names: check it all
             raise ValueError("event kinds share a name")
-        self.kinds = {name: build(kind) for name, kind in zip(names, kinds)}
+        self.kinds = {name: build(kind) for name, kind in zip(names, kinds, strict=True)}
 
     def is_valid(self, result: Any) -> bool:
         """Whether ``result`` is valid under the whole schema."""

@@ -48,7 +48,8 @@ def _rasa_predict(self: RasaModel, batch_in: tuple[np.ndarray, ...]
         return _STOCK_PREDICT(self, batch_in)  # traces on first use; stock errors unchanged
     self._training = False
     graph, dtypes = found
-    tensors = [tf.convert_to_tensor(array, dtype=dtype) for array, dtype in zip(batch_in, dtypes)]
+    tensors = [tf.convert_to_tensor(array, dtype=dtype)
+               for array, dtype in zip(batch_in, dtypes, strict=True)]
     outputs = tf_utils.sync_to_numpy_or_python_type(graph(tensors))
     if DIAGNOSTIC_DATA in outputs:
         outputs[DIAGNOSTIC_DATA] = self._empty_lists_to_none_in_dict(outputs[DIAGNOSTIC_DATA])
