@@ -17,11 +17,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qsl
 
 import aiohttp
+from multidict import MultiDict
 from sanic import Blueprint
-from sanic.request import Request, RequestParameters
+from sanic.request import Request
 from sanic.response import HTTPResponse, text
 from sanic.response import json as json_response
 from twilio.base.exceptions import TwilioRestException
@@ -57,16 +58,18 @@ def public_url(request: Request, settings: TwilioSettings) -> str:
     return f"{base}{request.path}{query}"
 
 
-def _form(request: Request) -> RequestParameters:
+def _form(request: Request) -> MultiDict:
     """The form as Twilio signed it: blank fields kept (Body is empty for a photo).
 
     Sanic's ``request.form`` drops blank values, which breaks the signature of media messages.
+    A ``MultiDict`` (aiohttp's) because twilio's validator asks for ``getall`` first: for a
+    form without it, every field cost it a caught exception (a third of the check's time).
     """
     try:
         body = (request.body or b"").decode("utf-8")
     except UnicodeDecodeError:
-        return RequestParameters()
-    return RequestParameters(parse_qs(body, keep_blank_values=True))
+        return MultiDict()
+    return MultiDict(parse_qsl(body, keep_blank_values=True))
 
 
 def is_form(request: Request) -> bool:
@@ -234,7 +237,7 @@ class WhatsAppInput(ProviderChannel):
         async def health(request: Request) -> HTTPResponse:
             return json_response({"status": "ok" if self.settings else "not configured"})
 
-        def signed_form(request: Request) -> tuple[RequestParameters | None, HTTPResponse | None]:
+        def signed_form(request: Request) -> tuple[MultiDict | None, HTTPResponse | None]:
             """The form of a request Twilio signed, or the refusal to answer with. Both routes
             check the same things in the same order; the form is parsed once."""
             if self.settings is None or self.runtime is None:

@@ -97,3 +97,40 @@ def test_a_customers_unanswered_messages_are_found_by_index(tmp_path: Path) -> N
     with create_engine(url).connect() as connection:
         plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}").all()
     assert "ix_inbound_messages_unanswered (sender=? AND status=? AND channel=?)" in str(plan)
+
+
+def test_inserts_ignoring_duplicates_store_what_the_plain_insert_stores(tmp_path: Path) -> None:
+    """The once-compiled ``ON CONFLICT DO NOTHING`` (bot.db) writes rows exactly as SQLAlchemy's
+    own insert does (dates, JSON, nulls), skips duplicates, and works in both kinds of
+    transaction."""
+    from datetime import datetime
+
+    from sqlalchemy import select
+
+    from bot.db import Base, _insert_ignoring, insert_ignoring_duplicates, session, transaction
+    from channels.core.models import Contact, OutboundMessage
+
+    url = f"sqlite:///{tmp_path / 'ignore.db'}"
+    Base.metadata.create_all(create_engine(url))
+    now = datetime(2026, 11, 27, 21, 30, 15, 123456)
+    contacts = Contact.__table__
+    row = {"channel": "whatsapp", "sender": "whatsapp:+85291234567", "last_inbound_at": now,
+           "options": [["1", "是 ✓"]], "subscribed": 1}
+    assert type(_insert_ignoring(contacts, "sqlite", tuple(row))).__name__ == "TextClause"
+    with transaction(url) as db:
+        assert insert_ignoring_duplicates(db, contacts, [row]) == 1
+        assert insert_ignoring_duplicates(db, contacts, [row]) == 0  # the same key again
+    with session(url) as db:  # the ORM session takes the same path
+        assert insert_ignoring_duplicates(db, contacts, [{**row, "sender": "b"}]) == 1
+        db.execute(contacts.insert(), [{**row, "sender": "c"}])  # SQLAlchemy's own insert
+    with create_engine(url).connect() as connection:
+        stored = {r.sender: r for r in connection.execute(select(contacts))}
+        raw = dict(connection.exec_driver_sql(
+            "SELECT sender, last_inbound_at || '|' || options FROM channel_contacts").all())
+    assert len(stored) == 3
+    assert stored["whatsapp:+85291234567"].last_inbound_at == now
+    assert stored["whatsapp:+85291234567"].options == [["1", "是 ✓"]]
+    assert raw["whatsapp:+85291234567"] == raw["b"] == raw["c"]  # stored byte for byte alike
+    # Rows that leave out a column with a Python-side default keep the ordinary statement.
+    outbox = OutboundMessage.__table__
+    assert type(_insert_ignoring(outbox, "sqlite", ("channel", "recipient"))).__name__ == "Insert"

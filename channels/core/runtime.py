@@ -30,7 +30,14 @@ from sqlalchemy import func as sa_func
 from sqlalchemy.exc import IntegrityError
 
 from bot import metrics, responses
-from bot.db import Base, engine, insert_ignoring_duplicates, read_session, session
+from bot.db import (
+    Base,
+    engine,
+    insert_ignoring_duplicates,
+    read_session,
+    session,
+    transaction,
+)
 from bot.events import EventBus
 from channels.core.lease import Leases, LeaseUnavailable, leases_from_env
 from channels.core.models import Contact, InboundMessage, OutboundMessage
@@ -266,7 +273,7 @@ class ChannelRuntime:
         # One short transaction (the acknowledgement waits for it): the message, the contact's
         # window, and replies held for this customer released.
         try:
-            with session() as db:
+            with transaction() as db:
                 inbound_id = db.execute(_INSERT_INBOUND, values).inserted_primary_key[0]
                 self._touch_contact(db, channel, sender, now)
                 released = db.execute(_RELEASE_HELD, {"c": channel, "r": sender, "t": now}
@@ -364,7 +371,7 @@ class ChannelRuntime:
         bubbles: list[Outgoing] = []
         if self.limiter.first_refusal(f"{row.channel}:{row.sender}"):
             bubbles = [notice("utter_rate_limited", language)]
-        with session() as db:
+        with transaction() as db:
             self._enqueue(row.channel, row.sender, bubbles, f"in:{row.id}", db=db)
             self._finish(row.id, "rate_limited", db=db)
 
@@ -373,7 +380,7 @@ class ChannelRuntime:
         if db is not None:
             db.execute(_FINISH, values)
             return
-        with session() as own:
+        with transaction() as own:
             own.execute(_FINISH, values)
 
     async def _process_next(self, channel: str, sender: str) -> str:
@@ -417,7 +424,7 @@ class ChannelRuntime:
         combined = "\n\n".join(b.text for b in bubbles)
         fits = adapter.measure(combined) <= adapter.limit
         passive = waiter is not None and not waiter.done() and fits
-        with session() as db:
+        with transaction() as db:
             if passive:  # the webhook is still waiting: the reply goes back in its response
                 self._enqueue(row.channel, row.sender, [Outgoing(combined)], f"in:{row.id}",
                               status="passive", db=db)
@@ -511,7 +518,7 @@ class ChannelRuntime:
         if db is not None:
             insert_ignoring_duplicates(db, _OUTBOX, rows)
             return
-        with session() as own:
+        with transaction() as own:
             insert_ignoring_duplicates(own, _OUTBOX, rows)
 
     def enqueue_text(
@@ -579,7 +586,7 @@ class ChannelRuntime:
         if row.channel not in self.adapters:
             return
         await self.web_first.wait()
-        with session() as db:
+        with transaction() as db:
             if not self._claim(db, row):
                 return  # another loop or instance has it
         while row is not None:
@@ -638,7 +645,7 @@ class ChannelRuntime:
             await self.bus.publish(
                 "delivery", {"recipient": row.recipient, "status": "failed", "error": result.error}
             )
-        with session() as db:
+        with transaction() as db:
             db.execute(_RECORD, {"row_id": row.id, **values})
             if values["status"] != "sent":
                 return None
@@ -680,7 +687,7 @@ class ChannelRuntime:
             # runtime, off the webhook's path. Failures are written at once (staff see them).
             self._call(self._note_delivery, provider_ref, status)
             return True
-        with session() as db:
+        with transaction() as db:
             return bool(db.execute(_DELIVERY_STATUS,
                                    {"ref": provider_ref, "new_status": status[:32]}).rowcount)
 
@@ -696,7 +703,7 @@ class ChannelRuntime:
         await asyncio.sleep(0.5)
         batch, self._deliveries = self._deliveries, {}
         if batch:
-            with session() as db:
+            with transaction() as db:
                 db.execute(_DELIVERY_STATUS, [{"ref": ref, "new_status": status}
                                               for ref, status in batch.items()])
 
