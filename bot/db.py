@@ -169,6 +169,14 @@ def transaction(url: str | None = None) -> Iterator[Any]:
 
 
 @contextmanager
+def read_connection(url: str | None = None) -> Iterator[Any]:
+    """A plain connection for reads (no writers' turn, as :func:`read_session`), returning
+    rows instead of ORM objects: loading an ORM object cost twice the query here."""
+    with engine(url).connect() as connection:  # closing returns it to the pool (rolled back)
+        yield connection
+
+
+@contextmanager
 def read_session(url: str | None = None) -> Iterator[Session]:
     """A read-only transaction. On SQLite (WAL) readers never wait for the writer, so this does
     not take the writers' turn: a background read never holds up a webhook's write."""

@@ -34,6 +34,7 @@ from bot.db import (
     Base,
     engine,
     insert_ignoring_duplicates,
+    read_connection,
     read_session,
     session,
     transaction,
@@ -114,12 +115,15 @@ _DELIVERY_STATUS = (update(_OUTBOX).where(_OUTBOX.c.provider_ref == bindparam("r
                     .values(delivery_status=bindparam("new_status")))
 # The answering and sending paths' statements, built once for the same reason (each message runs
 # each of them once or twice; building them anew was a third of the gateway's time per message).
-_OLDEST_UNANSWERED = (select(InboundMessage)
-                      .where(InboundMessage.channel == bindparam("c"),
-                             InboundMessage.sender == bindparam("s"),
-                             InboundMessage.status.in_(("pending", "limited")))
-                      .order_by(InboundMessage.id)
+# Rows, not ORM objects, for the answering path's reads (loading the objects cost more than
+# the queries).
+_OLDEST_UNANSWERED = (select(_INBOX)
+                      .where(_INBOX.c.channel == bindparam("c"), _INBOX.c.sender == bindparam("s"),
+                             _INBOX.c.status.in_(("pending", "limited")))
+                      .order_by(_INBOX.c.id)
                       .limit(1))
+_CONTACT_STATE = select(_CONTACTS).where(_CONTACTS.c.channel == bindparam("c"),
+                                         _CONTACTS.c.sender == bindparam("s"))
 _CONTACT = select(Contact).where(Contact.channel == bindparam("c"),
                                  Contact.sender == bindparam("s"))
 _REMEMBER_OPTIONS = (update(_CONTACTS)
@@ -318,15 +322,14 @@ class ChannelRuntime:
             if self._workers.get(key) is asyncio.current_task():
                 del self._workers[key]
 
-    def _oldest_unanswered(self, channel: str, sender: str
-                           ) -> tuple[InboundMessage | None, Contact | None]:
-        """The customer's oldest unanswered message and their contact state, in one read."""
-        with read_session() as db:
-            row = db.execute(_OLDEST_UNANSWERED, {"c": channel, "s": sender}
-                             ).scalar_one_or_none()
+    def _oldest_unanswered(self, channel: str, sender: str) -> tuple[Any, Any]:
+        """The customer's oldest unanswered message and their contact state, in one read
+        (rows with the models' attribute names)."""
+        with read_connection() as db:
+            row = db.execute(_OLDEST_UNANSWERED, {"c": channel, "s": sender}).first()
             if row is None:
                 return None, None
-            return row, db.execute(_CONTACT, {"c": channel, "s": sender}).scalar_one_or_none()
+            return row, db.execute(_CONTACT_STATE, {"c": channel, "s": sender}).first()
 
     @staticmethod
     def _touch_contact(db: Any, channel: str, sender: str, now: datetime) -> None:
@@ -363,7 +366,7 @@ class ChannelRuntime:
         if future is not None and not future.done():
             future.cancel()
 
-    async def _rate_limited(self, row: InboundMessage, cid: str) -> None:
+    async def _rate_limited(self, row: Any, cid: str) -> None:
         """Record the message in the transcript (nothing is lost) and answer politely once."""
         _, language = await self.core.handle(
             cid, as_text(row.text), row.channel, f"{row.channel}:{row.id}", log_only=True
@@ -411,7 +414,7 @@ class ChannelRuntime:
         self._kick_now()
         return "done"
 
-    async def _reply(self, row: InboundMessage, cid: str, contact: Contact | None) -> None:
+    async def _reply(self, row: Any, cid: str, contact: Any) -> None:
         """Answer one message and queue the reply (passively, if its webhook is still waiting).
 
         Everything the answer changes is written in one transaction: the reply's outbox rows,
@@ -450,7 +453,7 @@ class ChannelRuntime:
         await asyncio.sleep(min(30.0, 0.5 * 2 ** min(attempts, 6)))
         self._schedule(channel, sender)
 
-    async def _answer(self, row: InboundMessage, cid: str, contact: Contact | None
+    async def _answer(self, row: Any, cid: str, contact: Any
                       ) -> tuple[list[Outgoing], list[list[str]] | None, str | None]:
         """The reply's bubbles, the numbered options to remember (None: keep) and language
         (``contact``: the customer's state as read with the message)."""
@@ -467,7 +470,7 @@ class ChannelRuntime:
         bubbles = render(messages, language)
         return bubbles, _options_of(bubbles), language
 
-    async def _answer_attachment(self, row: InboundMessage, cid: str) -> list[Outgoing]:
+    async def _answer_attachment(self, row: Any, cid: str) -> list[Outgoing]:
         """Media and locations: kept on the case by reference, acknowledged, a text asked for.
 
         The reference (provider URL and type), never the content, goes on the open case; the
