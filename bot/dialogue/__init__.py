@@ -10,6 +10,7 @@
 - :mod:`bot.dialogue.graph_runner`: the prediction graph run in order without dask.
 - :mod:`bot.dialogue.event_types`: event classes found by type name once.
 - :mod:`bot.dialogue.model_inference`: the intent classifier's traced graph called directly.
+- :mod:`bot.dialogue.slot_copy`: slots copied without ``copy.copy``'s generic protocol.
 
 :func:`install` applies the replacements through :mod:`bot.dialogue.patching` (which can put
 the stock methods back); the tracker store is chosen in the endpoints.
@@ -26,6 +27,7 @@ def install() -> None:
     from rasa.engine.runner.dask import DaskGraphRunner
     from rasa.shared.core.domain import Domain
     from rasa.shared.core.events import Event
+    from rasa.shared.core.slots import Slot
     from rasa.shared.core.trackers import DialogueStateTracker
     from rasa.utils.tensorflow.models import RasaModel
 
@@ -37,6 +39,7 @@ def install() -> None:
         history,
         model_inference,
         rule_matching,
+        slot_copy,
         tracker_copy,
     )
     from bot.dialogue.patching import replace
@@ -53,3 +56,14 @@ def install() -> None:
     replace(DaskGraphRunner, "run", graph_runner.run)
     replace(Event, "resolve_by_type", staticmethod(event_types.resolve_by_type))
     replace(RasaModel, "_rasa_predict", model_inference._rasa_predict)
+    # Only when no slot class copies itself specially (a later Rasa might): checked here.
+    if all(slot_copy.is_plain(cls) for cls in _subclasses(Slot)):
+        replace(Slot, "__copy__", slot_copy.copy_slot)
+
+
+def _subclasses(cls: type) -> list[type]:
+    """``cls`` and every class derived from it that is imported now."""
+    found = [cls]
+    for sub in cls.__subclasses__():
+        found += _subclasses(sub)
+    return found

@@ -6,16 +6,20 @@ from __future__ import annotations
 from typing import Any
 
 _ORIGINALS: dict[tuple[type, str], Any] = {}
+_ABSENT = object()  # the class had no such attribute of its own: restoring deletes ours
 
 
 def replace(owner: type, name: str, replacement: Any) -> None:
     """Make ``owner.name`` our ``replacement``; the stock attribute is kept for :func:`restore`."""
-    _ORIGINALS.setdefault((owner, name), owner.__dict__[name])
+    _ORIGINALS.setdefault((owner, name), owner.__dict__.get(name, _ABSENT))
     setattr(owner, name, replacement)
 
 
 def restore() -> None:
     """Put every replaced method back as Rasa ships it."""
     for (owner, name), original in _ORIGINALS.items():
-        setattr(owner, name, original)
+        if original is _ABSENT:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, original)
     _ORIGINALS.clear()

@@ -68,6 +68,10 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self.trust_seconds = float(trust_seconds)
         self._known: OrderedDict[str, _Known] = OrderedDict()
         self._insert = self.SQLEvent.__table__.insert()
+        # Asked for every conversation not in memory (each new one): built once, as a statement
+        # SQLAlchemy caches (the ORM ``Query`` it replaces was rebuilt and compiled every time).
+        self._last_id_query = sa.select(sa.func.max(self.SQLEvent.id)).where(
+            self.SQLEvent.sender_id == sa.bindparam("sender"))
         # Conversations ``retrieve`` found no event for, and when (trusted for one turn only:
         # the conversation lock is held from that read to the turn's save).
         self._new: dict[str, float] = {}
@@ -88,8 +92,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self.sessionmaker = sessionmaker(bind=self.engine)
 
     def _last_id(self, session: Any, sender_id: str) -> int:
-        value = session.query(sa.func.max(self.SQLEvent.id)).filter(
-            self.SQLEvent.sender_id == sender_id).scalar()
+        value = session.execute(self._last_id_query, {"sender": sender_id}).scalar()
         return int(value or 0)
 
     def _fresh(self, known: _Known, session: Any | None = None) -> bool:
