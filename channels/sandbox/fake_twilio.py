@@ -191,25 +191,37 @@ class FaultRule:
 
 
 class Arrivals:
-    """Wakes ``/_sandbox/wait`` long-polls when a message is recorded (created lazily on the
-    server's loop), so a load generator need not poll and steal the CPU it measures."""
+    """Wakes ``/_sandbox/wait`` long-polls when a message is recorded, so a load generator need
+    not poll and steal the CPU it measures. Only the polls waiting on that recipient (or on any
+    message) are looked at: with twenty conversations waiting, a recorded message costs one
+    check instead of waking all twenty (which cost the fake a third of its time on the bench).
+    """
 
     def __init__(self) -> None:
-        self._condition: asyncio.Condition | None = None
+        # recipient (None: any) -> (count to reach, future resolved when it is reached)
+        self._waiting: dict[str | None, list[tuple[int, asyncio.Future[None]]]] = {}
 
-    @property
-    def condition(self) -> asyncio.Condition:
-        if self._condition is None:
-            self._condition = asyncio.Condition()
-        return self._condition
+    async def wait(self, to: str | None, count: int, recorded: Any, timeout: float) -> None:
+        """Until ``recorded()`` reaches ``count`` (``asyncio.TimeoutError`` after ``timeout``)."""
+        if recorded() >= count:
+            return
+        entry = (count, asyncio.get_running_loop().create_future())
+        self._waiting.setdefault(to, []).append(entry)
+        try:
+            await asyncio.wait_for(entry[1], timeout)
+        finally:
+            waiting = self._waiting.get(to, [])
+            if entry in waiting:
+                waiting.remove(entry)
+            if not waiting:
+                self._waiting.pop(to, None)
 
-    def notify_all_soon(self) -> None:
-        async def wake() -> None:
-            async with self.condition:
-                self.condition.notify_all()
-
-        if self._condition is not None:
-            asyncio.ensure_future(wake())
+    def recorded(self, to: str, for_recipient: int, in_all: int) -> None:
+        """A message to ``to`` was recorded: ``for_recipient`` to it now, ``in_all`` in all."""
+        for key, have in ((to, for_recipient), (None, in_all)):
+            for count, future in self._waiting.get(key, ()):
+                if have >= count and not future.done():
+                    future.set_result(None)
 
 
 class TwilioState:
@@ -453,7 +465,7 @@ async def create_message(request: web.Request) -> web.Response:
     state.messages.append(record)
     state.per_recipient[to] = state.per_recipient.get(to, 0) + 1
     state.stats["created"] += 1
-    state.arrivals.notify_all_soon()
+    state.arrivals.recorded(to, state.per_recipient[to], len(state.messages))
     _spawn(state, _progress(state, record, fault))
     if fault is not None and fault.delay:
         await asyncio.sleep(fault.delay)
@@ -618,12 +630,8 @@ async def sandbox_wait(request: web.Request) -> web.Response:
     def recorded() -> int:
         return len(state.messages) if to is None else state.per_recipient.get(to, 0)
 
-    condition = state.arrivals.condition
-    try:
-        async with condition:
-            await asyncio.wait_for(condition.wait_for(lambda: recorded() >= count), timeout)
-    except asyncio.TimeoutError:
-        pass
+    with contextlib.suppress(asyncio.TimeoutError):
+        await state.arrivals.wait(to, count, recorded, timeout)
     have = recorded()
     return web.json_response({"count": have, "reached": have >= count})
 

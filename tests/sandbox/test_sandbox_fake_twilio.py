@@ -311,3 +311,39 @@ def test_segments_follow_twilios_rules() -> None:
     assert fake_twilio.num_segments("你" * 70, "+85291234567") == 1
     assert fake_twilio.num_segments("你" * 71, "+85291234567") == 2
     assert fake_twilio.num_segments("你" * 500, USER) == 1
+
+
+def test_long_poll_wakes_only_when_its_recipient_reaches_the_count(twilio_client,
+                                                                   twilio_fake) -> None:
+    """``/_sandbox/wait`` (the bench's way of seeing replies arrive) answers as soon as the
+    recipient has ``count`` messages, not for other recipients' messages, and times out."""
+    import concurrent.futures
+    import time
+
+    def wait(to: str, count: int, timeout: float = 5) -> tuple[dict, float]:
+        started = time.monotonic()
+        reply = requests.get(f"{twilio_fake.url}/_sandbox/wait",
+                             params={"to": to, "count": count, "timeout": timeout}, timeout=10)
+        return reply.json(), time.monotonic() - started
+
+    def send(to: str) -> None:
+        twilio_client.messages.create(to=to, from_=defaults.TWILIO_WHATSAPP_FROM, body="hi")
+
+    a, b = "whatsapp:+85291110001", "whatsapp:+85291110002"
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        waiting_a = pool.submit(wait, a, 2)
+        waiting_a1 = pool.submit(wait, a, 1)
+        time.sleep(0.3)
+        send(b)  # someone else's message wakes neither
+        time.sleep(0.3)
+        assert not waiting_a.done() and not waiting_a1.done()
+        send(a)
+        assert waiting_a1.result(timeout=5)[0] == {"count": 1, "reached": True}
+        time.sleep(0.2)
+        assert not waiting_a.done()  # one of two
+        send(a)
+        (answer, took) = waiting_a.result(timeout=5)
+        assert answer == {"count": 2, "reached": True} and took < 4
+    assert wait(a, 2)[0] == {"count": 2, "reached": True}  # already there: at once
+    answer, took = wait(b, 5, timeout=0.3)
+    assert answer == {"count": 1, "reached": False} and 0.25 < took < 3
