@@ -4,8 +4,9 @@ A real agent with the trained model runs whole conversations (the second-opinion
 its forms, FAQ answers, an emergency, a nurse request) with the patches installed; on every call
 the patched function's result is compared with the stock function's on the same input:
 applied events, featurised states, tracker copies, rule lookups, graph runs (parse and
-policy predictions) and the intent classifier's graph calls. Then the conversation must
-have gone through forms (the states really covered them) and no comparison may differ.
+policy predictions), the intent classifier's graph calls and the policies' prediction states.
+Then the conversation must have gone through forms (the states really covered them) and no
+comparison may differ.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ CONVERSATIONS = [
 
 def _compare(counts: Counter, problems: list[str]) -> None:
     """Wrap each patched function so every call also runs stock and compares."""
+    from rasa.core.featurizers.tracker_featurizers import (
+        MaxHistoryTrackerFeaturizer,
+        TrackerFeaturizer,
+    )
     from rasa.core.policies.rule_policy import RulePolicy
     from rasa.engine.runner.dask import DaskGraphRunner
     from rasa.shared.core.domain import Domain
@@ -48,6 +53,7 @@ def _compare(counts: Counter, problems: list[str]) -> None:
         graph_runner,
         history,
         model_inference,
+        prediction_states,
         rule_matching,
         tracker_copy,
     )
@@ -119,7 +125,39 @@ def _compare(counts: Counter, problems: list[str]) -> None:
             problems.append("model prediction differs")
         return mine
 
+    def featurised(self, trackers, domain, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        mine = prediction_states.prediction_states(self, trackers, domain, *args, **kwargs)
+        stock = prediction_states._STOCK_PREDICTION_STATES(self, trackers, domain, *args,
+                                                           **kwargs)
+        counts["prediction states"] += 1
+        counts["long prediction states"] += len(mine[0]) > 10
+        if mine != stock:
+            problems.append("prediction states differ")
+        return mine
+
+    def text_removed(trackers_as_states):  # noqa: ANN001, ANN202
+        import copy
+
+        stock_input = copy.deepcopy(trackers_as_states)
+        prediction_states._STOCK_REMOVE_TEXT.__func__(stock_input)
+        prediction_states.remove_user_text_if_intent(trackers_as_states)
+        counts["text removals"] += 1
+        if trackers_as_states != stock_input:
+            problems.append("user text removed differently")
+
+    def feature_key(self, states):  # noqa: ANN001, ANN202
+        mine = rule_matching._create_feature_key(self, states)
+        stock = rule_matching._STOCK_FEATURE_KEY(self, list(states))
+        counts["feature keys"] += 1
+        counts["long feature keys"] += (mine or "").count("prev_action") > 10
+        if mine != stock:
+            problems.append("rule feature key differs")
+        return mine
+
     DialogueStateTracker.applied_events = applied
+    MaxHistoryTrackerFeaturizer.prediction_states = featurised
+    RulePolicy._create_feature_key = feature_key
+    TrackerFeaturizer._remove_user_text_if_intent = staticmethod(text_removed)
     RasaModel._rasa_predict = predicted
     Event.resolve_by_type = staticmethod(resolved)
     DaskGraphRunner.run = graph
@@ -189,6 +227,8 @@ def test_patched_dialogue_engine_matches_stock(assistant, trained_model: Path, t
     assert counts["graph runs"] > 50 and counts["stored turns"] == len(flat)
     assert counts["event types"] > 20
     assert counts["model predictions"] >= len(flat) - 1  # all but "/restart" went through DIET
+    assert counts["long prediction states"] > 20 and counts["text removals"] > 100
+    assert counts["long feature keys"] > 10
     assert counts["states"] > 100 and counts["copies"] > 20 and counts["rule lookups"] > 50
     assert counts["form states"] > 10, "the conversations must go through forms"
     assert problems == []

@@ -4,13 +4,16 @@
 - :mod:`bot.dialogue.history`: applied events and featurised states extended per new event.
 - :mod:`bot.dialogue.tracker_copy`: tracker copies without replaying the conversation.
 - :mod:`bot.dialogue.debug_text`: no debug text built when debug logging is off.
-- :mod:`bot.dialogue.rule_matching`: rule lookup stops past the longest rule.
+- :mod:`bot.dialogue.rule_matching`: rule lookup stops past the longest rule; feature keys
+  from kept JSON.
 - :mod:`bot.dialogue.action_calls`: action server calls validated with a compiled schema and
   carrying recent events only.
 - :mod:`bot.dialogue.graph_runner`: the prediction graph run in order without dask.
 - :mod:`bot.dialogue.event_types`: event classes found by type name once.
 - :mod:`bot.dialogue.model_inference`: the intent classifier's traced graph called directly.
 - :mod:`bot.dialogue.slot_copy`: slots copied without ``copy.copy``'s generic protocol.
+- :mod:`bot.dialogue.prediction_states`: a policy's states post-processed only where they can
+  change, not over the whole history.
 
 :func:`install` applies the replacements through :mod:`bot.dialogue.patching` (which can put
 the stock methods back); the tracker store is chosen in the endpoints.
@@ -22,6 +25,10 @@ from __future__ import annotations
 def install() -> None:
     """Apply the dialogue-engine replacements (idempotent). Called by the core before loading."""
     from rasa.core.actions.action import ActionExtractSlots, RemoteAction
+    from rasa.core.featurizers.tracker_featurizers import (
+        MaxHistoryTrackerFeaturizer,
+        TrackerFeaturizer,
+    )
     from rasa.core.policies.policy import Policy
     from rasa.core.policies.rule_policy import RulePolicy
     from rasa.engine.runner.dask import DaskGraphRunner
@@ -38,6 +45,7 @@ def install() -> None:
         graph_runner,
         history,
         model_inference,
+        prediction_states,
         rule_matching,
         slot_copy,
         tracker_copy,
@@ -46,6 +54,7 @@ def install() -> None:
 
     replace(Policy, "format_tracker_states", staticmethod(debug_text.format_tracker_states))
     replace(RulePolicy, "_get_possible_keys", rule_matching._get_possible_keys)
+    replace(RulePolicy, "_create_feature_key", rule_matching._create_feature_key)
     replace(DialogueStateTracker, "applied_events", history.applied_events)
     replace(Domain, "states_for_tracker_history", history.states_for_tracker_history)
     replace(DialogueStateTracker, "copy", tracker_copy.copy)
@@ -56,6 +65,9 @@ def install() -> None:
     replace(DaskGraphRunner, "run", graph_runner.run)
     replace(Event, "resolve_by_type", staticmethod(event_types.resolve_by_type))
     replace(RasaModel, "_rasa_predict", model_inference._rasa_predict)
+    replace(MaxHistoryTrackerFeaturizer, "prediction_states", prediction_states.prediction_states)
+    replace(TrackerFeaturizer, "_remove_user_text_if_intent",
+            staticmethod(prediction_states.remove_user_text_if_intent))
     # Only when no slot class copies itself specially (a later Rasa might): checked here.
     if all(slot_copy.is_plain(cls) for cls in _subclasses(Slot)):
         replace(Slot, "__copy__", slot_copy.copy_slot)

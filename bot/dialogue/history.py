@@ -101,6 +101,44 @@ class _States:
     states: list[dict] = field(default_factory=list)
     last_ml_action_sub_state: Any = None
     turn_was_hidden: bool = False
+    # How many of the first ``states`` hold no user text beside an intent (checked once each
+    # when made): featurizers need not look at them again (bot.dialogue.prediction_states).
+    # Nothing edits such a state after it is made, so its JSON is kept too, as needed
+    # (bot.dialogue.rule_matching's feature keys).
+    clean: int = 0
+    jsons: list[str] = field(default_factory=list)
+
+
+class CheckedStates(list):
+    """States as stock returns them (a list), plus what the history knows about them: the first
+    ``clean`` hold no user text beside an intent. ``first`` and ``anchor`` (the states at 0 and
+    ``clean - 1`` when made) let a reader see that the list was not rearranged since."""
+
+    clean: int = 0
+    first: Any = None
+    anchor: Any = None
+    jsons: Any = None  # JSON of the clean states, filled as asked (the cache's own list)
+
+    def clean_prefix(self) -> int:
+        """How many leading states are known clean (0 if the list changed shape)."""
+        if self.clean and len(self) >= self.clean and self[0] is self.first \
+                and self[self.clean - 1] is self.anchor:
+            return self.clean
+        return 0
+
+
+def has_text_and_intent(state: dict) -> bool:
+    """What stock featurizers test before removing a state's user text."""
+    user = state.get("user", {})
+    return bool(user.get("intent") and user.get("text"))
+
+
+def _checked(states: list[dict], clean: int, jsons: list[str]) -> CheckedStates:
+    result = CheckedStates(states)
+    if clean:
+        result.clean, result.first, result.anchor = clean, result[0], result[clean - 1]
+        result.jsons = jsons
+    return result
 
 
 _STATES: OrderedDict[tuple, _States] = OrderedDict()
@@ -144,13 +182,17 @@ def states_for_tracker_history(
                 cached.states.append(state)
         cached.replay.update(event)
         cached.events.append(event)
+    while cached.clean < len(cached.states) and \
+            not has_text_and_intent(cached.states[cached.clean]):
+        cached.clean += 1
     # The final state (after the newest event) is not kept: the next event changes it.
     final = _state(self, _copy_cursor(cached), False, omit_unset_slots, ignore_rule_only_turns,
                    rule_only_data)
     if final is not None:
-        return [*cached.states, final]
+        return _checked([*cached.states, final], cached.clean, cached.jsons)
     # Callers edit the last state in place (featurizers drop its text or intent): never ours.
-    return [*cached.states[:-1], *(_copy_state(s) for s in cached.states[-1:])]
+    return _checked([*cached.states[:-1], *(_copy_state(s) for s in cached.states[-1:])],
+                    max(0, min(cached.clean, len(cached.states) - 1)), cached.jsons)
 
 
 def _copy_state(state: dict) -> dict:
