@@ -26,6 +26,7 @@ def is_plain(cls: type) -> bool:
 
 def copy_slot(self: Slot) -> Slot:
     """What ``copy.copy`` returns for a plain object: same class, same attributes (shallow)."""
-    duplicate: Any = object.__new__(type(self))
+    cls = type(self)
+    duplicate: Any = cls.__new__(cls)  # as copyreg.__newobj__ makes it
     duplicate.__dict__.update(self.__dict__)
     return duplicate
