@@ -98,39 +98,48 @@ def _factory(eng: Engine) -> sessionmaker:
 def insert_ignoring_duplicates(db: Any, table: Any, rows: list[dict[str, Any]]) -> int:
     """Insert rows, skipping any that collide with a unique key (PostgreSQL and SQLite's
     ``ON CONFLICT DO NOTHING``), inside the caller's transaction (a ``session()`` or a
-    ``transaction()``); returns how many were new. Every row has the same keys."""
+    ``transaction()``); returns how many were new."""
     if not rows:
         return 0
-    dialect = db.dialect if hasattr(db, "dialect") else db.get_bind().dialect
-    result = db.execute(_insert_ignoring(table, dialect.name, tuple(rows[0])), rows)
+    dialect = (db.dialect if hasattr(db, "dialect") else db.get_bind().dialect).name
+    keys = tuple(rows[0])
+    statement = None
+    if dialect == "sqlite" and all(row.keys() == rows[0].keys() for row in rows):
+        statement = _compiled_insert_ignoring(table, keys)
+    result = db.execute(statement if statement is not None else
+                        _insert_ignoring(table, dialect), rows)
     return max(result.rowcount, 0)
 
 
 @lru_cache(maxsize=64)
-def _insert_ignoring(table: Any, dialect: str, keys: tuple[str, ...]) -> Any:
-    """The statement for rows with ``keys``, built and compiled once.
+def _insert_ignoring(table: Any, dialect: str) -> Any:
+    """SQLAlchemy's statement, built once per table and dialect."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing()
+
+
+@lru_cache(maxsize=64)
+def _compiled_insert_ignoring(table: Any, keys: tuple[str, ...]) -> Any:
+    """On SQLite, the statement for rows with ``keys``, compiled once (None: not possible).
 
     SQLAlchemy 1.4 caches no ``ON CONFLICT`` statement's compiled form (its dialect ``Insert``
     sets ``inherit_cache = False``), so each run compiled it again: a tenth of a webhook's time
-    for a new customer, and again for every reply queued. On SQLite (the embedded default, one
-    writer) the statement is therefore compiled here once, to SQL with named parameters typed
-    as the table's columns (JSON and dates are converted as before). A column the rows leave
-    out that has a Python-side default would not get it that way: then, and on PostgreSQL
-    (whose compiler adds the key column from its sequence), the ordinary statement is used.
+    for a new customer, and again for every reply queued. Here it is compiled once, to SQL with
+    named parameters typed as the table's columns (JSON and dates are converted as before). A
+    column the rows leave out that has a Python-side default would not get it that way: then
+    the ordinary statement is used, as on PostgreSQL (whose compiler adds the key column from
+    its sequence), and for rows whose keys differ (SQLAlchemy's statement decides, as before).
     """
     from sqlalchemy import bindparam, text
-
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-
-        return insert(table).on_conflict_do_nothing()
-    from sqlalchemy.dialects.sqlite import insert
     from sqlalchemy.dialects.sqlite.pysqlite import dialect as sqlite_dialect
 
-    statement = insert(table).on_conflict_do_nothing()
-    if any(column.default is not None for column in table.c if column.key not in keys):
-        return statement
-    sql = statement.values({key: bindparam(key) for key in keys}).compile(
+    if not keys or any(column.default is not None for column in table.c
+                       if column.key not in keys):
+        return None
+    sql = _insert_ignoring(table, "sqlite").values({key: bindparam(key) for key in keys}).compile(
         dialect=sqlite_dialect(paramstyle="named"))
     return text(str(sql)).bindparams(*(bindparam(key, type_=table.c[key].type) for key in keys))
 

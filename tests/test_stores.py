@@ -107,7 +107,13 @@ def test_inserts_ignoring_duplicates_store_what_the_plain_insert_stores(tmp_path
 
     from sqlalchemy import select
 
-    from bot.db import Base, _insert_ignoring, insert_ignoring_duplicates, session, transaction
+    from bot.db import (
+        Base,
+        _compiled_insert_ignoring,
+        insert_ignoring_duplicates,
+        session,
+        transaction,
+    )
     from channels.core.models import Contact, OutboundMessage
 
     url = f"sqlite:///{tmp_path / 'ignore.db'}"
@@ -116,7 +122,7 @@ def test_inserts_ignoring_duplicates_store_what_the_plain_insert_stores(tmp_path
     contacts = Contact.__table__
     row = {"channel": "whatsapp", "sender": "whatsapp:+85291234567", "last_inbound_at": now,
            "options": [["1", "是 ✓"]], "subscribed": 1}
-    assert type(_insert_ignoring(contacts, "sqlite", tuple(row))).__name__ == "TextClause"
+    assert type(_compiled_insert_ignoring(contacts, tuple(row))).__name__ == "TextClause"
     with transaction(url) as db:
         assert insert_ignoring_duplicates(db, contacts, [row]) == 1
         assert insert_ignoring_duplicates(db, contacts, [row]) == 0  # the same key again
@@ -131,6 +137,10 @@ def test_inserts_ignoring_duplicates_store_what_the_plain_insert_stores(tmp_path
     assert stored["whatsapp:+85291234567"].last_inbound_at == now
     assert stored["whatsapp:+85291234567"].options == [["1", "是 ✓"]]
     assert raw["whatsapp:+85291234567"] == raw["b"] == raw["c"]  # stored byte for byte alike
-    # Rows that leave out a column with a Python-side default keep the ordinary statement.
+    # Rows that leave out a column with a Python-side default keep the ordinary statement, and
+    # so do rows whose keys differ (SQLAlchemy's statement then decides, as before).
     outbox = OutboundMessage.__table__
-    assert type(_insert_ignoring(outbox, "sqlite", ("channel", "recipient"))).__name__ == "Insert"
+    assert _compiled_insert_ignoring(outbox, ("channel", "recipient")) is None
+    with transaction(url) as db, pytest.raises(Exception, match="(?i)bind|key|param"):
+        insert_ignoring_duplicates(db, contacts, [{**row, "sender": "d"},
+                                                  {"channel": "whatsapp", "sender": "e"}])
