@@ -60,8 +60,9 @@ class InternalInput(InputChannel):
 
     def __init__(self, token: str | None = None) -> None:
         self.token = token if token is not None else os.environ.get("SMO_INTERNAL_TOKEN", "")
-        # Messages are answered first come, first served (bot.first_come explains why).
-        self.turns = FirstComeFirstServed(int(os.environ.get("SMO_CORE_CONCURRENCY", "1")))
+        # Messages are answered first come, first served, two at a time (bot.first_come
+        # explains why).
+        self.turns = FirstComeFirstServed(int(os.environ.get("SMO_CORE_CONCURRENCY", "2")))
 
     @classmethod
     def name(cls) -> str:
