@@ -151,12 +151,16 @@ def _compiled_insert_ignoring(table: Any, keys: tuple[str, ...]) -> Any:
 _SQLITE_TURN = threading.RLock()
 
 
+def _writers_turn(eng: Engine) -> Any:
+    """The lock a writing transaction holds: SQLite's one writer at a time, none elsewhere."""
+    return _SQLITE_TURN if eng.dialect.name == "sqlite" else contextlib.nullcontext()
+
+
 @contextmanager
 def session(url: str | None = None) -> Iterator[Session]:
     """A transaction: committed on success, rolled back on error."""
     eng = engine(url)
-    turn = _SQLITE_TURN if eng.dialect.name == "sqlite" else contextlib.nullcontext()
-    with turn, _factory(eng)() as db:
+    with _writers_turn(eng), _factory(eng)() as db:
         try:
             yield db
             db.commit()
@@ -172,8 +176,7 @@ def transaction(url: str | None = None) -> Iterator[Any]:
     no ORM (the channel runtime's): the ORM session's own set-up and tear-down was half the cost
     of a short transaction here (130 against 65 µs)."""
     eng = engine(url)
-    turn = _SQLITE_TURN if eng.dialect.name == "sqlite" else contextlib.nullcontext()
-    with turn, eng.begin() as connection:
+    with _writers_turn(eng), eng.begin() as connection:
         yield connection
 
 

@@ -124,8 +124,6 @@ _OLDEST_UNANSWERED = (select(_INBOX)
                       .limit(1))
 _CONTACT_STATE = select(_CONTACTS).where(_CONTACTS.c.channel == bindparam("c"),
                                          _CONTACTS.c.sender == bindparam("s"))
-_CONTACT = select(Contact).where(Contact.channel == bindparam("c"),
-                                 Contact.sender == bindparam("s"))
 _REMEMBER_OPTIONS = (update(_CONTACTS)
                      .where(_CONTACTS.c.channel == bindparam("c"),
                             _CONTACTS.c.sender == bindparam("s"))
@@ -340,10 +338,11 @@ class ChannelRuntime:
                 "channel": channel, "sender": sender, "last_inbound_at": now, "options": [],
                 "subscribed": 1}])
 
-    def contact(self, channel: str, sender: str) -> Contact | None:
-        """Per-contact state (window, options)."""
-        with read_session() as db:
-            return db.execute(_CONTACT, {"c": channel, "s": sender}).scalar_one_or_none()
+    def contact(self, channel: str, sender: str) -> Any:
+        """Per-contact state (window, options): a row with :class:`Contact`'s columns, read as
+        the answering path reads it, or None."""
+        with read_connection() as db:
+            return db.execute(_CONTACT_STATE, {"c": channel, "s": sender}).first()
 
     def set_subscribed(self, channel: str, sender: str, subscribed: bool) -> None:
         """Record a WeChat follow/unfollow."""
