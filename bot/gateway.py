@@ -81,11 +81,14 @@ def build_gateway_app(settings: Settings, credentials: Path) -> Sanic:
     if settings.staff_api_token:
         app.blueprint(staff_api_blueprint(settings.staff_api_token))
 
-    # Message webhooks first: while one is open, the runtime's thread waits before its next
-    # write. (Status callbacks, four per reply, only record delivery: they do not count.)
+    # Provider message webhooks first: while one is handled, the runtime's thread holds its
+    # next step. (Status callbacks, four per reply, only record delivery, and the REST channel
+    # is relayed to the core, which answers it itself: they do not count.)
+    message_webhooks = {f"/webhooks/{name}/webhook" for name in runtime.adapters}
+
     @app.on_request
     async def webhook_opened(request: Any) -> None:
-        if request.path.startswith("/webhooks/") and request.path.endswith("/webhook"):
+        if request.path in message_webhooks:
             runtime.web_first.opened(id(request))
 
     @app.on_response

@@ -294,12 +294,14 @@ class WeChatInput(ProviderChannel):
                 message = parse(body)
             except ValueError as exc:
                 return text(str(exc), status=400)
-            return await self._handle(message, crypto if encrypted else None, nonce, timestamp)
+            return await self._handle(message, crypto if encrypted else None, nonce, timestamp,
+                                      id(request))
 
         return bp
 
     async def _handle(
-        self, message: Any, crypto: WeChatCrypto | None, nonce: str, timestamp: str
+        self, message: Any, crypto: WeChatCrypto | None, nonce: str, timestamp: str,
+        request_key: int,
     ) -> HTTPResponse:
         runtime = self.runtime
         assert runtime is not None and self.settings is not None
@@ -319,6 +321,9 @@ class WeChatInput(ProviderChannel):
         waiter = runtime.reply_future(inbound_id) if is_new else None
         if waiter is None:
             return text("success")  # WeChat's retry: the first delivery is being answered
+        # Stored: from here the webhook only waits for the answer, which must not wait for it
+        # (channels/core/web_first.py; the gateway marked it open under this key).
+        runtime.web_first.closed(request_key)
         try:
             reply = await asyncio.wait_for(asyncio.wrap_future(waiter),
                                            self.settings.reply_wait_seconds)

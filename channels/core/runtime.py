@@ -175,8 +175,8 @@ class ChannelRuntime:
         self.limiter = limiter or RateLimiter.from_env()
         self.adapters: dict[str, ChannelAdapter] = {}
         self.leases: Leases = leases_from_env()
-        # The gateway marks message webhooks open and closed; answering and sending let open
-        # ones finish before their next database write (channels/core/web_first.py).
+        # The gateway marks message webhooks open and closed; answering and sending let them
+        # finish before each next step (channels/core/web_first.py).
         self.web_first = WebFirst()
         self._workers: dict[tuple[str, str], asyncio.Task] = {}
         self._dirty: set[tuple[str, str]] = set()
@@ -388,8 +388,9 @@ class ChannelRuntime:
     async def _process_next(self, channel: str, sender: str) -> str:
         """Answer the customer's oldest unanswered message: "done", "idle" or "retry"."""
         cid = conversation_id(channel, sender)
-        # No waiting for webhooks here: the read below takes no writers' turn, and the model
-        # (another process) should start on the message as early as possible.
+        # Webhooks first here too: the model's work competes with acknowledgements for the CPU
+        # (measured: it kept answering through a burst of 300 webhooks and they waited for it).
+        await self.web_first.wait()
         try:
             async with self.leases.hold(cid):
                 row, contact = self._oldest_unanswered(channel, sender)

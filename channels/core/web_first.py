@@ -1,51 +1,89 @@
 """Acknowledge first, answer after: message webhooks take precedence over background work.
 
 The gateway's web loop (webhooks) and the channel runtime's loop (answering, sending) are two
-threads of one process, so they share the interpreter lock. A provider retries a message webhook
-that is not acknowledged in time, so while message webhooks are open the runtime waits a moment
-before its next database write (status callbacks do not count: nothing waits on them). The wait is
-a few milliseconds, never more than ``longest_wait`` per write, so a flood of webhooks slows
-answers down but cannot stop them. A webhook the server never finished (the client went away) is
-forgotten after ``grace`` seconds.
+threads of one process, so they share the interpreter lock and, on a small machine, the CPU with
+the model. A provider retries a message webhook that is not acknowledged in time, so while message
+webhooks are being handled the runtime holds its next step: forwarding a message to the model,
+a database write, a send. Status callbacks do not count (nothing waits on them), nor does a
+webhook that has stored its message and only waits for the answer (WeChat's passive reply).
+
+A burst of webhooks arrives as a stream with gaps of a millisecond or two between one response
+and the client's next request, so the web counts as busy for ``linger`` seconds after a webhook
+closes: otherwise the runtime would slip whole steps into those gaps (measured: the model kept
+answering through a burst of 300, and the acknowledgements waited for a CPU). The runtime's
+waiting steps are let go one at a time, oldest first, each when the web is idle or once it has
+waited ``longest_wait``: a flood of webhooks delays answers by at most that much per step, and
+they are all stored durably meanwhile, but cannot stop them. A webhook the server never finished
+(the client went away) is forgotten after ``grace`` seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 
 
 class WebFirst:
     """Open webhooks, shared between the web thread (which opens and closes them) and the
     runtime's thread (which waits for them)."""
 
-    def __init__(self, longest_wait: float = 0.02, grace: float = 0.5) -> None:
+    def __init__(self, longest_wait: float = 1.0, linger: float = 0.003,
+                 grace: float = 0.5) -> None:
         self.longest_wait = longest_wait
+        self.linger = linger
         self.grace = grace
         self._open: dict[int, float] = {}  # request id -> when it arrived (monotonic)
+        self._last_closed = float("-inf")
+        # The runtime's waiting steps, oldest first (runtime loop only), and the one task that
+        # lets them go (a reference keeps it alive).
+        self._waiting: deque[tuple[float, asyncio.Future[None]]] = deque()
+        self._watcher: asyncio.Task[None] | None = None
 
     def opened(self, key: int) -> None:
         """A webhook arrived (web thread)."""
         self._open[key] = time.monotonic()
 
     def closed(self, key: int) -> None:
-        """Its response is on its way (web thread)."""
-        self._open.pop(key, None)
+        """Its response is on its way, or it only waits for the answer now (web thread)."""
+        if self._open.pop(key, None) is not None:
+            self._last_closed = time.monotonic()
 
     def busy(self) -> bool:
-        """Whether a webhook is being handled now (forgetting any past ``grace``)."""
+        """Whether a webhook is being handled now or closed within ``linger`` (forgetting any
+        open past ``grace``)."""
+        now = time.monotonic()
         if not self._open:
-            return False
-        oldest_allowed = time.monotonic() - self.grace
+            return now - self._last_closed < self.linger
+        oldest_allowed = now - self.grace
         for key, since in list(self._open.items()):  # one atomic copy: the web thread writes
             if since < oldest_allowed:
                 self._open.pop(key, None)
-        return bool(self._open)
+        return bool(self._open) or now - self._last_closed < self.linger
 
     async def wait(self) -> None:
-        """On the runtime's loop: let open webhooks finish first (at most ``longest_wait``)."""
-        if not self.busy():
+        """On the runtime's loop: let webhooks be handled first (at most ``longest_wait``).
+
+        One watcher lets the waiting steps go one at a time: letting them all go together
+        would run their steps back to back and hold the interpreter lock through the next
+        webhooks, and hundreds of steps each polling every millisecond would spend the CPU
+        the acknowledgements need."""
+        if not self.busy() and not self._waiting:
             return
-        deadline = time.monotonic() + self.longest_wait
-        while self.busy() and time.monotonic() < deadline:
-            await asyncio.sleep(0.001)
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiting.append((time.monotonic() + self.longest_wait, waiter))
+        if self._watcher is None or self._watcher.done():
+            self._watcher = loop.create_task(self._let_go())
+        await waiter
+
+    async def _let_go(self) -> None:
+        while self._waiting:
+            deadline, waiter = self._waiting[0]
+            if self.busy() and time.monotonic() < deadline:
+                await asyncio.sleep(0.001)
+                continue
+            self._waiting.popleft()
+            if not waiter.done():  # a cancelled step is skipped
+                waiter.set_result(None)
+                await asyncio.sleep(0)  # its step runs before the next one is considered
