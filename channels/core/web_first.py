@@ -80,8 +80,13 @@ class WebFirst:
     async def _let_go(self) -> None:
         while self._waiting:
             deadline, waiter = self._waiting[0]
-            if self.busy() and time.monotonic() < deadline:
-                await asyncio.sleep(0.001)
+            now = time.monotonic()
+            if self.busy() and now < deadline:
+                # The web is idle ``linger`` after the last webhook closes at the soonest: no
+                # need to look sooner (each look takes the interpreter lock from the web).
+                soonest = (self._last_closed + self.linger - now if not self._open
+                           else self.linger)
+                await asyncio.sleep(min(max(soonest, 0.001), deadline - now))
                 continue
             self._waiting.popleft()
             if not waiter.done():  # a cancelled step is skipped
