@@ -117,3 +117,21 @@ def test_a_cancelled_step_does_not_hold_the_others() -> None:
         return first.cancelled()
 
     assert asyncio.run(run())
+
+
+def test_a_stopped_loop_does_not_hold_the_next_one() -> None:
+    """The runtime can be stopped (its loop just stops) and started on a new loop: steps left
+    waiting on the old loop must not keep the new loop's steps waiting forever."""
+    gate = WebFirst(longest_wait=60.0, linger=0.0)
+    gate.opened(1)
+    old = asyncio.new_event_loop()
+    stale = old.create_task(gate.wait())
+    old.run_until_complete(asyncio.sleep(0.01))  # queued, watcher running; then the loop stops
+    assert not stale.done()
+    gate.closed(1)
+
+    async def fresh() -> None:
+        await asyncio.wait_for(gate.wait(), 1)
+
+    asyncio.run(fresh())
+    old.close()

@@ -68,9 +68,14 @@ class WebFirst:
         would run their steps back to back and hold the interpreter lock through the next
         webhooks, and hundreds of steps each polling every millisecond would spend the CPU
         the acknowledgements need."""
+        loop = asyncio.get_running_loop()
+        if self._watcher is not None and self._watcher.get_loop() is not loop:
+            # The runtime was stopped and started again on a new loop: what waited on the old
+            # one will never run (and its watcher neither), so it must not hold the new one.
+            self._waiting.clear()
+            self._watcher = None
         if not self.busy() and not self._waiting:
             return
-        loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
         self._waiting.append((time.monotonic() + self.longest_wait, waiter))
         if self._watcher is None or self._watcher.done():
