@@ -184,3 +184,47 @@ def test_rate_limit_answers_once_and_records(database: str) -> None:
         assert len(messages(fake.url, touser="oR")) == 2
         runtime.stop()
         assert core.logged == ["message 1", "message 2", "message 3"]  # nothing lost
+
+
+class OrderCore(EchoCore):
+    """Echoes, remembering the order in which messages reached the model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.order: list[str] = []
+
+    async def handle(self, sender: str, text: str, channel: str, message_id: str,
+                     metadata: Any = None, log_only: bool = False) -> tuple[list[dict], str]:
+        self.order.append(text)
+        return await super().handle(sender, text, channel, message_id, metadata, log_only)
+
+
+def test_messages_stored_during_webhooks_wait_then_go_in_arrival_order(wechat) -> None:
+    """While a message webhook is handled nothing goes to the model; afterwards every message
+    stored meanwhile does, oldest first, and the runtime's thread was woken once for them all
+    (each wake-up takes the interpreter lock from the web thread)."""
+    runtime, _adapter, fake, _bus = wechat
+    core = OrderCore()
+    runtime.core = core
+    wakes: list[Any] = []
+    call = runtime._call
+
+    def counting_call(function: Any, *args: Any) -> None:
+        wakes.append(args[0] if args else function)
+        call(function, *args)
+
+    runtime._call = counting_call  # type: ignore[method-assign]
+    runtime.web_first.opened(1)  # a webhook is being handled
+    for i in range(5):
+        runtime.accept("wechat", f"o{i}", f"oOrder{i}", "text", f"m{i}")
+    time.sleep(0.3)
+    assert core.order == []  # held while the webhook is open
+    runtime.web_first.closed(1)
+    assert wait_until(lambda: len(core.order) == 5)
+    assert core.order == [f"m{i}" for i in range(5)]
+    takes = [w for w in wakes if getattr(getattr(w, "cr_code", None), "co_name", "")
+             == "_take_arrivals"]
+    assert len(takes) == 1 and len(wakes) < 5
+    runtime.accept("wechat", "o5", "oOrder5", "text", "m5")  # after the run: woken again
+    assert wait_until(lambda: core.order[-1:] == ["m5"])
+    assert wait_until(lambda: len(messages(fake)) >= 6)
