@@ -53,12 +53,11 @@ class WebFirst:
         """Whether a webhook is being handled now or closed within ``linger`` (forgetting any
         open past ``grace``)."""
         now = time.monotonic()
-        if not self._open:
-            return now - self._last_closed < self.linger
-        oldest_allowed = now - self.grace
-        for key, since in list(self._open.items()):  # one atomic copy: the web thread writes
-            if since < oldest_allowed:
-                self._open.pop(key, None)
+        if self._open:
+            oldest_allowed = now - self.grace
+            for key, since in list(self._open.items()):  # one atomic copy: the web thread writes
+                if since < oldest_allowed:
+                    self._open.pop(key, None)
         return bool(self._open) or now - self._last_closed < self.linger
 
     async def wait(self) -> None:
