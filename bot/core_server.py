@@ -21,6 +21,7 @@ from rasa.core.utils import AvailableEndpoints
 from rasa.utils.endpoints import EndpointConfig
 from sanic import Sanic
 
+from bot import resident_memory
 from bot.events import EventBus
 from bot.handoff import guard
 from bot.paths import ROOT
@@ -29,28 +30,6 @@ from bot.web.ops import ops_blueprint
 from channels.internal import InternalInput
 
 logger = logging.getLogger(__name__)
-
-
-def release_freed_memory() -> None:
-    """Give the heap that loading the model freed back to the system (glibc ``malloc_trim``).
-
-    Reading and building the model leaves ~170 MB of freed but still resident heap (measured:
-    768 → 602 MB); a no-op where the C library has no ``malloc_trim``."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        logger.debug("malloc_trim not available")
-
-
-async def trim_now_and_then(every: float = 60.0) -> None:
-    """Conversations come and go; hand their freed heap back once a minute (a few ms)."""
-    while True:
-        await asyncio.sleep(every)
-        release_freed_memory()
 
 
 def tracker_endpoint(url: str, *, only_writer: bool = False) -> EndpointConfig:
@@ -130,10 +109,10 @@ def build_core_app(settings: Settings) -> Sanic:
         # the collector's view, or every full collection pauses a reply for a few hundred ms.
         gc.collect()
         gc.freeze()
-        release_freed_memory()
+        resident_memory.settle_after_loading()
         running_app.ctx.agent = agent
         logger.info("model loaded; the assistant is answering")
-        running_app.add_task(trim_now_and_then())
+        running_app.add_task(resident_memory.trim_now_and_then())
 
     app.register_listener(
         lambda running_app, _loop: running_app.add_task(load_model(running_app)),
