@@ -67,9 +67,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[max(0, min(len(ordered), rank) - 1)]
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
     """Resident memory of a process and its children, in MiB (2**20 bytes, from /proc's kB,
-    which are KiB). The results keep the key ``rss_mb`` for older reports."""
+    which are KiB). ``field`` "RssFile": only the part that maps files (shared libraries), which
+    the kernel can drop and read back. The results keep the key ``rss_mb`` for older reports."""
     total = 0
     pids = [pid]
     try:
@@ -80,7 +81,7 @@ def rss_mb(pid: int) -> float:
     for one in pids:
         try:
             for line in Path(f"/proc/{one}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+                if line.startswith(f"{field}:"):
                     total += int(line.split()[1])
         except OSError:
             continue
@@ -464,8 +465,10 @@ def table(results: dict) -> str:
                      f"{long['first10_p50_ms']:.0f} | {long['last10_p50_ms']:.0f} | "
                      f"{long['ratio']:.2f} |")
     lines += ["", "## Memory and training", ""]
+    files = results.get("file_mb", {})
     for name, value in results["rss_mb"].items():
-        lines.append(f"- resident memory, {name}: {value:.0f} MiB")
+        mapped = f" (of which mapped files: {files[name]:.0f} MiB)" if name in files else ""
+        lines.append(f"- resident memory, {name}: {value:.0f} MiB{mapped}")
     trained = results.get("training_seconds")
     lines.append(f"- training time of this model: {trained:.0f} s" if trained else
                  "- training time: not recorded (model came from the cache)")
@@ -536,6 +539,8 @@ def main(argv: list[str] | None = None) -> int:
             rss["stock rasa run"] = rss_mb(stock.process.pid)
             rss["stock's action server"] = rss_mb(stock.actions.pid)
             results["rss_mb"] = rss
+            results["file_mb"] = {name: rss_mb(pid, "RssFile")
+                                  for name, pid in product.pids.items() if pid}
             results["training_seconds"] = training_seconds()
         finally:
             stock.stop()

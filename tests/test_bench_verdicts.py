@@ -56,3 +56,22 @@ def test_p99_of_300_is_the_297th_value() -> None:
     assert percentile(values, 100) == 300.0
     assert percentile(values, 0) == 1.0
     assert percentile([5.0], 99) == 5.0
+
+
+def test_memory_lines_show_the_mapped_files_share() -> None:
+    results = {**_results(rss=816.0),
+               "rss_mb": {"core": 667.0, "product instance (all processes)": 816.0},
+               "file_mb": {"core": 104.0}}
+    text = table(results)
+    assert "- resident memory, core: 667 MiB (of which mapped files: 104 MiB)" in text
+    assert "- resident memory, product instance (all processes): 816 MiB\n" in text
+
+
+def test_resident_memory_of_this_process_splits_into_files_and_the_rest() -> None:
+    import os
+
+    from bot.bench import rss_mb
+
+    whole, files, anonymous = (rss_mb(os.getpid(), f) for f in ("VmRSS", "RssFile", "RssAnon"))
+    assert 0 < files < whole and 0 < anonymous < whole
+    assert abs(whole - files - anonymous - rss_mb(os.getpid(), "RssShmem")) < 16  # moves a bit
