@@ -33,8 +33,10 @@ chat: venv
 
 ## shell: Rasa's own shell (needs the action server: runs it in the background on 5055)
 shell: model
-	@$(VENV)/bin/rasa run actions --actions actions --port 5055 >var/actions-shell.log 2>&1 & \
-	  trap "kill $$!" EXIT; $(VENV)/bin/rasa shell --model "$$($(PY) -m bot.model path)" --port 5007
+	@mkdir -p var; SANIC_HOST=127.0.0.1 $(VENV)/bin/rasa run actions --actions actions --port 5055 \
+	  >var/actions-shell.log 2>&1 & \
+	  trap "kill $$!" EXIT; $(VENV)/bin/rasa shell --model "$$($(PY) -m bot.model path)" \
+	  --interface 127.0.0.1 --port 5007
 
 ## test: the whole suite, slow end-to-end tests included
 test: model

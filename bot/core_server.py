@@ -112,12 +112,20 @@ def build_core_app(settings: Settings) -> Sanic:
         resident_memory.settle_after_loading()
         running_app.ctx.agent = agent
         logger.info("model loaded; the assistant is answering")
-        running_app.add_task(resident_memory.trim_now_and_then())
+        running_app.ctx.trimming = asyncio.ensure_future(resident_memory.trim_now_and_then())
+
+    async def stop_trimming(running_app: Sanic, _loop: object) -> None:
+        """Cancel the trimming loop before the loop closes (else asyncio logs an error that it
+        was destroyed while pending, at every stop)."""
+        task = getattr(running_app.ctx, "trimming", None)
+        if task is not None:
+            task.cancel()
 
     app.register_listener(
         lambda running_app, _loop: running_app.add_task(load_model(running_app)),
         "after_server_start",
     )
+    app.register_listener(stop_trimming, "before_server_stop")
     return app
 
 

@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.paths import ROOT
@@ -37,6 +37,7 @@ class Service:
     argv: list[str]
     health_url: str
     process: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] = field(default_factory=dict)  # this service's own, over the shared
 
 
 PROVIDER_VARIABLES = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_FROM",
@@ -105,6 +106,9 @@ def services(settings: Settings, model: Path) -> list[Service]:
             [sys.executable, "-m", "rasa_sdk", "--actions", "actions",
              "--port", str(settings.action_port)],
             f"http://127.0.0.1:{settings.action_port}/health",
+            # Only the core calls it, and it sees health data: loopback, not the SDK's default
+            # of every interface (it has no option for this; it reads SANIC_HOST).
+            env={"SANIC_HOST": os.environ.get("SMO_ACTION_HOST", "127.0.0.1")},
         ),
         Service(
             "core",
@@ -294,7 +298,7 @@ def main() -> int:
     try:
         for service in planned:
             print(f"starting {service.name}: {' '.join(service.argv[-4:])}", flush=True)
-            service.process = subprocess.Popen(service.argv, cwd=ROOT, env=env)
+            service.process = subprocess.Popen(service.argv, cwd=ROOT, env={**env, **service.env})
             running.append(service)
         _write_pids(settings, running)
         pending = {s.name for s in running}

@@ -40,6 +40,7 @@ class RunningAssistant:
     log: Path
     fake_twilio: str = ""
     fake_wechat: str = ""
+    core_port: int = 0
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -72,12 +73,14 @@ def assistant(
     trained_model: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningAssistant]:
     """Start the whole product once per test session via the same launcher ``make run`` uses."""
-    var_dir = tmp_path_factory.mktemp("var")
+    home = tmp_path_factory.mktemp("assistant")
+    # Not made here: the launcher must make it, as ``make run`` does on a fresh clone.
+    var_dir = home / "var"
     port, action_port = free_port(), free_port()
     twilio_port, wechat_port, core_port = free_port(), free_port(), free_port()
     token = secrets.token_hex(16)
     staff_token = secrets.token_hex(16)
-    log = var_dir / "assistant.log"
+    log = home / "assistant.log"
     env = {
         **os.environ,
         "SMO_PORT": str(port),
@@ -111,7 +114,7 @@ def assistant(
         _wait_healthy(f"{base}/ready", process, log)
         yield RunningAssistant(
             base, action_port, token, staff_token, var_dir, trained_model, log,
-            f"http://127.0.0.1:{twilio_port}", f"http://127.0.0.1:{wechat_port}",
+            f"http://127.0.0.1:{twilio_port}", f"http://127.0.0.1:{wechat_port}", core_port,
         )
     finally:
         process.send_signal(signal.SIGINT)

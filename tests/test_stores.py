@@ -51,6 +51,15 @@ def test_migrate_creates_then_is_idempotent(tmp_path: Path) -> None:
             "alembic_version"} <= tables
 
 
+def test_migrate_makes_the_folder_of_a_fresh_checkout(tmp_path: Path) -> None:
+    """``make run`` on a fresh clone: ``var/`` does not exist yet (SQLite makes the file only)."""
+    folder = tmp_path / "var" / "nested"
+    url = f"sqlite:///{folder / 'smo.db'}"
+    assert migrate.upgrade_product_database(url) == migrate.head()
+    assert (folder / "smo.db").is_file()
+    assert "cases" in inspect(create_engine(url)).get_table_names()
+
+
 def test_database_from_before_migrations_is_stamped_not_dropped(tmp_path: Path) -> None:
     from bot.db import Base
 

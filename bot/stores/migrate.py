@@ -54,8 +54,13 @@ def current(connection: Connection) -> str | None:
 
 
 def ensure_database(url: str) -> None:
-    """Create a PostgreSQL database that does not exist yet (SQLite files create themselves)."""
+    """Create a PostgreSQL database that does not exist yet. A SQLite file creates itself, but
+    not its folder: on a fresh checkout ``var/`` does not exist until this makes it."""
     parsed = make_url(url)
+    if parsed.drivername.startswith("sqlite"):
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        return
     if not parsed.drivername.startswith("postgresql"):
         return
     admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT",
