@@ -14,6 +14,9 @@ import time
 import urllib.request
 import uuid
 
+# What ends a terminal conversation here and in the sandbox players (rasa shell's is /stop).
+LEAVE_COMMANDS = frozenset({"/exit", "/quit", "/stop"})
+
 
 def send(url: str, sender: str, text: str) -> list[dict]:
     """One message to the REST channel; returns the bot's messages."""
@@ -51,7 +54,7 @@ def poll_staff_replies(outbox_url: str, stop: threading.Event) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Read lines, send them, print answers; Ctrl-D or /exit ends."""
+    """Read lines, send them, print answers; Ctrl-D or /exit (/quit, /stop) ends."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://127.0.0.1:5005/webhooks/rest/webhook")
     parser.add_argument("--sender", default=f"terminal-{uuid.uuid4().hex[:8]}")
@@ -70,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         except (EOFError, KeyboardInterrupt):
             print()
             return 0
-        if text == "/exit":
+        if text in LEAVE_COMMANDS:
             return 0
         if not text:
             continue

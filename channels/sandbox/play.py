@@ -26,7 +26,7 @@ Commands (a line starting with ``/``; anything else is a text message):
   WhatsApp: /media URL [CONTENT-TYPE]   /button TEXT [PAYLOAD]   /location LAT LON [LABEL]
   WeChat:   /subscribe   /unsubscribe   /click KEY   /image URL   /voice RECOGNISED TEXT
             /location LAT LON [LABEL]   /pick N   (tap option N of the last menu message)
-  Both:     /quit
+  Both:     /quit (or /exit, /stop)
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import ClientError, ClientSession, ClientTimeout
+
+from bot.chat import LEAVE_COMMANDS
 
 from . import defaults, signing
 
@@ -390,7 +392,7 @@ async def play(
             async for line in _as_async(lines):
                 if not line.strip():
                     continue
-                if line.strip() == "/quit":
+                if line.strip() in LEAVE_COMMANDS:
                     break
                 try:
                     for text in await player.send(session, line):

@@ -128,6 +128,16 @@ def test_whatsapp_player_signs_and_shows_both_replies(world, twilio_fake) -> Non
     assert "1. Yes" in polled[0] and "2. No" in polled[0]
 
 
+@pytest.mark.parametrize("leave", ["/quit", "/exit", "/stop"])
+def test_player_leaves_on_any_leave_command_without_sending_it(world, twilio_fake,
+                                                               leave: str) -> None:
+    """``make chat`` and the players end on the same words (a user of one tries the other's)."""
+    player = play.WhatsAppPlayer(user="+85291234567", server=world.server.url,
+                                 fake=twilio_fake.url, public_base=PUBLIC_BASE)
+    _run(player, ["first", leave, "never sent"])
+    assert [r["Body"] for r in world.received] == ["first"]
+
+
 def test_whatsapp_player_signature_covers_the_public_base(world, twilio_fake) -> None:
     player = play.WhatsAppPlayer(server=world.server.url, fake=twilio_fake.url,
                                  public_base="https://wrong.example.org")
