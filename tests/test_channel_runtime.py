@@ -186,6 +186,30 @@ def test_rate_limit_answers_once_and_records(database: str) -> None:
         assert core.logged == ["message 1", "message 2", "message 3"]  # nothing lost
 
 
+def test_an_emergency_is_answered_over_the_rate_limit(database: str) -> None:
+    """Someone in trouble types fast: an emergency past the limit still reaches the model (and
+    its 999 answer); other messages past the limit are recorded only."""
+    with BackgroundServer(fake_wechat.create_app(defaults.WECHAT_APP_ID,
+                                                 defaults.WECHAT_APP_SECRET)) as fake:
+        core = EchoCore()
+        runtime = ChannelRuntime(core, RecordingBus(), RateLimiter(per_minute=1, burst=1))  # type: ignore[arg-type]
+        settings = WeChatSettings(app_id=defaults.WECHAT_APP_ID,
+                                  app_secret=defaults.WECHAT_APP_SECRET,
+                                  token=defaults.WECHAT_TOKEN, api_url=fake.url)
+        runtime.register(WeChatAdapter(settings, runtime))
+        runtime.start()
+        texts = ["message 0", "message 1", "I have crushing chest pain right now", "心口又好痛"]
+        for i, text in enumerate(texts):
+            runtime.accept("wechat", f"e{i}", "oE", "text", text)
+        wait_until(lambda: len(messages(fake.url, touser="oE")) >= 4)
+        sent = [m["text"]["content"] for m in messages(fake.url, touser="oE")]
+        runtime.stop()
+        assert sent[0] == "echo: message 0"
+        assert "quickly" in sent[1]
+        assert sent[2:] == [f"echo: {texts[2]}", f"echo: {texts[3]}"]
+        assert core.logged == ["message 1"]
+
+
 class OrderCore(EchoCore):
     """Echoes, remembering the order in which messages reached the model."""
 

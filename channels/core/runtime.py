@@ -161,6 +161,15 @@ def _options_of(bubbles: list[Outgoing]) -> list[list[str]]:
     return next((list(map(list, b.options)) for b in reversed(bubbles) if b.options), [])
 
 
+def _is_emergency(row: Any) -> bool:
+    """Whether a message describes an emergency: it is answered (999 / 120) even over the rate
+    limit. Someone in trouble types fast; the limit protects the model from floods, not from
+    them. The same screening the core's emergency guard runs (no model: the lexicons)."""
+    from bot.screening import screen
+
+    return row.kind == "text" and screen(row.text or "").category == "emergency"
+
+
 def conversation_id(channel: str, sender: str) -> str:
     """Rasa's sender id: one conversation per channel identity."""
     return sender if sender.startswith(f"{channel}:") else f"{channel}:{sender}"
@@ -423,7 +432,7 @@ class ChannelRuntime:
                 if row is None:
                     return "idle"
                 try:
-                    if row.status == "limited":
+                    if row.status == "limited" and not _is_emergency(row):
                         await self._rate_limited(row, cid)
                     else:
                         await self._reply(row, cid, contact)
