@@ -16,14 +16,15 @@ from bot.office_hours import OfficeHours
 
 
 def announce_handoff(
-    dispatcher: CollectingDispatcher, *, quiet: bool = False, case_ref: str | None = None
+    dispatcher: CollectingDispatcher, *, quiet: bool = False, case_ref: str | None = None,
+    language: str | None = None,
 ) -> list[dict[str, Any]]:
     """Queued message, or office hours and hotlines when nobody is in."""
     hours = OfficeHours.from_env()
     if not hours.is_open():
         dispatcher.utter_message(
             response="utter_handoff_after_hours",
-            office_hours=hours.describe(),
+            office_hours=hours.describe(language),
             next_open=f"{hours.next_open():%Y-%m-%d %H:%M}",
         )
     elif not quiet:
@@ -68,7 +69,7 @@ class ActionHandoffNurse(Action):
             policy_number=stored.get("number"),
         )
         dispatcher.utter_message(response="utter_handoff_queued", case_ref=case.reference)
-        announce_handoff(dispatcher, quiet=True)
+        announce_handoff(dispatcher, quiet=True, language=language_of(tracker))
         events: list[dict[str, Any]] = [SlotSet("case_ref", case.reference)]
         if tracker.active_loop.get("name"):
             events += [ActiveLoop(None), SlotSet("requested_slot", None)]

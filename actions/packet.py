@@ -40,7 +40,8 @@ class ValidateCasePacketForm(FormValidationAction):
             return {"callback_number": None}
         digits = sum(ch.isdigit() for ch in str(value))
         if digits < 8:
-            dispatcher.utter_message(response="utter_ask_callback_number")
+            # Say why; the form asks for the number again itself (asking here too made it twice).
+            dispatcher.utter_message(response="utter_invalid_callback_number")
             return {"callback_number": None}
         return {"callback_number": str(value).strip()}
 
@@ -83,4 +84,5 @@ class ActionSubmitCase(Action):
             call_language=packet.get("call_language") or "",
         )
         dispatcher.utter_message(response="utter_what_next")
-        return [SlotSet("case_ref", case.reference), *announce_handoff(dispatcher, quiet=True)]
+        return [SlotSet("case_ref", case.reference), *announce_handoff(dispatcher, quiet=True,
+                                                                   language=language_of(tracker))]

@@ -64,7 +64,8 @@ def build_gateway_app(settings: Settings, credentials: Path) -> Sanic:
         app.ctx.bus,
     )
     app.ctx.channels = runtime
-    for channel in input_channels(credentials):
+    channels = input_channels(credentials)
+    for channel in channels:
         attach = getattr(channel, "attach", None)
         if attach is None:
             continue  # Rasa's own channels (REST) live in the core
@@ -75,7 +76,9 @@ def build_gateway_app(settings: Settings, credentials: Path) -> Sanic:
                       url_prefix=f"/webhooks/{channel.name()}")
     app.ctx.handoff = HandoffService(app.ctx.core, app.ctx.outbound, app.ctx.bus)
     app.blueprint(ops_blueprint())
-    app.blueprint(core_proxy_blueprint(settings.enable_rasa_api))
+    # Conversation ids of the provider channels are "<channel>:<id>": not for REST clients.
+    reserved = tuple(f"{c.name()}:" for c in channels if hasattr(c, "attach"))
+    app.blueprint(core_proxy_blueprint(settings.enable_rasa_api, reserved))
     app.blueprint(rest_outbox_blueprint())
     app.blueprint(console_blueprint())
     if settings.staff_api_token:

@@ -219,17 +219,25 @@ def _banner(settings: Settings, sandbox: Sandbox | None,
         console = f"""
     Nurse console:           {base}/console   (demo accounts, new passwords each run)
 {lines}"""
+    # The tools' defaults are the default ports: name this run's when it uses others.
+    chat, whatsapp, wechat = "make chat          (or: .venv/bin/python -m bot.chat)", "", ""
+    if base != "http://127.0.0.1:5005":
+        chat = f".venv/bin/python -m bot.chat --url {base}/webhooks/rest/webhook"
+    if sandbox is not None and (base, sandbox.twilio_port, sandbox.wechat_port) != (
+            "http://127.0.0.1:5005", 5101, 5102):
+        whatsapp = f" --server {base} --fake http://127.0.0.1:{sandbox.twilio_port}"
+        wechat = f" --server {base} --fake http://127.0.0.1:{sandbox.wechat_port}"
     play = ""
     if sandbox is not None:
         play = f"""
     Sandbox (fake providers, fake credentials; nothing leaves this machine):
-      WhatsApp user:         .venv/bin/python -m channels.sandbox.play whatsapp
-      WeChat user:           .venv/bin/python -m channels.sandbox.play wechat [--safe-mode]
+      WhatsApp user:         .venv/bin/python -m channels.sandbox.play whatsapp{whatsapp}
+      WeChat user:           .venv/bin/python -m channels.sandbox.play wechat{wechat} [--safe-mode]
       fake Twilio records:   http://127.0.0.1:{sandbox.twilio_port}/_sandbox/messages
       fake WeChat records:   http://127.0.0.1:{sandbox.wechat_port}/_sandbox/messages"""
     return f"""
   The assistant is up.
-    Chat in this terminal:   make chat          (or: .venv/bin/python -m bot.chat)
+    Chat in this terminal:   {chat}
     REST channel:            curl -s {base}/webhooks/rest/webhook \\
                                -H 'Content-Type: application/json' \\
                                -d '{{"sender": "me", "message": "你好"}}'

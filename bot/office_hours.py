@@ -11,9 +11,18 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+@lru_cache(maxsize=1)
+def _wording() -> dict:
+    from bot.paths import DATA_DIR
+    from bot.yamlfile import load_yaml
+
+    return load_yaml(DATA_DIR / "channels.yml")
 
 
 @dataclass(frozen=True)
@@ -70,13 +79,21 @@ class OfficeHours:
                 return opening
         raise ValueError("office hours have no open day")
 
-    def describe(self) -> str:
-        """``Mon-Fri 09:00-18:00`` style text for replies (times are universal)."""
-        names = [DAYS[d].title() for d in sorted(self.days)]
-        days = (
-            f"{names[0]}-{names[-1]}"
-            if len(names) > 1
-            and sorted(self.days) == list(range(min(self.days), max(self.days) + 1))
-            else ",".join(names)
-        )
-        return f"{days} {self.start:%H:%M}-{self.end:%H:%M}"
+    def describe(self, language: str | None = "en") -> str:
+        """``Mon-Fri 09:00-18:00`` (``星期一至五 09:00-18:00`` in Chinese) for replies; the
+        names come from ``data/channels.yml``."""
+        from bot.language import reply_script
+
+        wording = _wording()
+        script = reply_script(language)
+        names = wording["weekdays"][script]
+        days = sorted(self.days)
+        if len(days) > 1 and days == list(range(days[0], days[-1] + 1)):
+            first, last = names[days[0]], names[days[-1]]
+            # "星期一至五": the second name without the shared "星期"
+            shared = len(first) - 1 if script != "en" else 0
+            text = wording["weekday_range"][script].format(first=first, last=last,
+                                                           last_short=last[shared:])
+        else:
+            text = ("," if script == "en" else "、").join(names[d] for d in days)
+        return f"{text} {self.start:%H:%M}-{self.end:%H:%M}"

@@ -99,26 +99,21 @@ def test_eligible_case_reaches_the_case_doctor(assistant, language: str) -> None
     assert customer.ask(t["cancer"]) == ["utter_ask_condition_done"]
     assert customer.ask(t["more"]) == ["utter_ask_condition_done"]
     assert customer.ask(t["done"]) == ["utter_screen_eligible", "utter_ask_diagnosis"]
-    answers = [
-        "colon cancer stage 2",
-        "last month",
-        "surgery then chemo",
-        "is surgery the best option",
-        "Cantonese",
-        "+852 9123 4567",
-        "weekday afternoons",
+    # A bare "last month" in the customer's language must not read as a request for a nurse
+    # (it once did in Cantonese and dropped the packet); a non-number is explained, asked once.
+    when = {"en": "last month", "yue": "上個月", "zh-Hans": "上个月"}[language]
+    steps = [
+        ("colon cancer stage 2", ["utter_ask_diagnosis_when"]),
+        (when, ["utter_ask_treatment"]),
+        ("surgery then chemo", ["utter_ask_opinion_question"]),
+        ("is surgery the best option", ["utter_ask_call_language"]),
+        ("Cantonese", ["utter_ask_callback_number"]),
+        ("this one", ["utter_invalid_callback_number", "utter_ask_callback_number"]),
+        ("+852 9123 4567", ["utter_ask_callback_time"]),
+        ("weekday afternoons", ["utter_ask_summary_confirmed"]),
     ]
-    asks = [
-        "utter_ask_diagnosis_when",
-        "utter_ask_treatment",
-        "utter_ask_opinion_question",
-        "utter_ask_call_language",
-        "utter_ask_callback_number",
-        "utter_ask_callback_time",
-        "utter_ask_summary_confirmed",
-    ]
-    for answer, ask in zip(answers, asks, strict=True):
-        assert customer.ask(answer) == [ask]
+    for answer, asks in steps:
+        assert customer.ask(answer) == asks, answer
     summary = customer.say("👀")  # not a yes or no: the summary is asked again
     assert "is surgery the best option" in summary[-1]
     assert customer.ask(t["yes"]) == ["utter_case_created", "utter_what_next"]

@@ -114,6 +114,11 @@ class TestOfficeHours:
 
     def test_describe_and_bad_specs(self) -> None:
         assert self.hours.describe() == "Mon-Fri 09:00-18:00"
+        # Chinese replies get Chinese day names (data/channels.yml), not the setting's English
+        assert self.hours.describe("yue") == "星期一至五 09:00-18:00"
+        assert self.hours.describe("zh-Hans") == "星期一至五 09:00-18:00"
+        assert OfficeHours.parse("Mon,Wed,Sat 09:00-13:00").describe("zh-Hant") == (
+            "星期一、星期三、星期六 09:00-13:00")
         for bad in ("always", "Mon-Fri 18:00-09:00", "Xyz 09:00-10:00"):
             with pytest.raises(ValueError):
                 OfficeHours.parse(bad)

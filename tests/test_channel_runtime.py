@@ -164,16 +164,22 @@ def test_whatsapp_template_after_24_hours(database: str) -> None:
         assert sent[2]["content_sid"] == "HX" + "1" * 32
 
 
+def _limited_runtime(core: EchoCore, fake_url: str) -> ChannelRuntime:
+    """A started runtime for WeChat with a limit of one message per minute."""
+    runtime = ChannelRuntime(core, RecordingBus(), RateLimiter(per_minute=1, burst=1))  # type: ignore[arg-type]
+    settings = WeChatSettings(app_id=defaults.WECHAT_APP_ID,
+                              app_secret=defaults.WECHAT_APP_SECRET,
+                              token=defaults.WECHAT_TOKEN, api_url=fake_url)
+    runtime.register(WeChatAdapter(settings, runtime))
+    runtime.start()
+    return runtime
+
+
 def test_rate_limit_answers_once_and_records(database: str) -> None:
     with BackgroundServer(fake_wechat.create_app(defaults.WECHAT_APP_ID,
                                                  defaults.WECHAT_APP_SECRET)) as fake:
         core = EchoCore()
-        runtime = ChannelRuntime(core, RecordingBus(), RateLimiter(per_minute=1, burst=1))  # type: ignore[arg-type]
-        settings = WeChatSettings(app_id=defaults.WECHAT_APP_ID,
-                                  app_secret=defaults.WECHAT_APP_SECRET,
-                                  token=defaults.WECHAT_TOKEN, api_url=fake.url)
-        runtime.register(WeChatAdapter(settings, runtime))
-        runtime.start()
+        runtime = _limited_runtime(core, fake.url)
         for i in range(4):
             runtime.accept("wechat", f"r{i}", "oR", "text", f"message {i}")
         wait_until(lambda: len(messages(fake.url, touser="oR")) >= 2)
@@ -192,12 +198,7 @@ def test_an_emergency_is_answered_over_the_rate_limit(database: str) -> None:
     with BackgroundServer(fake_wechat.create_app(defaults.WECHAT_APP_ID,
                                                  defaults.WECHAT_APP_SECRET)) as fake:
         core = EchoCore()
-        runtime = ChannelRuntime(core, RecordingBus(), RateLimiter(per_minute=1, burst=1))  # type: ignore[arg-type]
-        settings = WeChatSettings(app_id=defaults.WECHAT_APP_ID,
-                                  app_secret=defaults.WECHAT_APP_SECRET,
-                                  token=defaults.WECHAT_TOKEN, api_url=fake.url)
-        runtime.register(WeChatAdapter(settings, runtime))
-        runtime.start()
+        runtime = _limited_runtime(core, fake.url)
         texts = ["message 0", "message 1", "I have crushing chest pain right now", "心口又好痛"]
         for i, text in enumerate(texts):
             runtime.accept("wechat", f"e{i}", "oE", "text", text)

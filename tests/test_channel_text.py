@@ -56,6 +56,18 @@ def test_buttons_become_numbered_options() -> None:
     assert choose_option("1", []) is None
 
 
+def test_typing_a_button_title_chooses_it() -> None:
+    options = [["That's all", "/deny"], ["就係咁多", "/deny_yue"],
+               ["Talk to a nurse", "/request_human"]]
+    assert choose_option("that’s all", options) == "/deny"  # case and a curly apostrophe
+    assert choose_option("  That's all!  ", options) == "/deny"
+    assert choose_option("就係咁多。", options) == "/deny_yue"
+    assert choose_option("「就係咁多」", options) == "/deny_yue"
+    assert choose_option("that's all I know about his cancer", options) is None  # more text
+    assert choose_option("", options) is None
+    assert choose_option("That's all", None) is None
+
+
 def test_rate_limit_refills_and_warns_once() -> None:
     limiter = RateLimiter(per_minute=60, burst=2)
     assert limiter.allow("u", 0) and limiter.allow("u", 0)

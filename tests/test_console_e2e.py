@@ -114,6 +114,38 @@ def test_whatsapp_customer_to_nurse_and_back(assistant, staff) -> None:
     assert len(customer.settle()) >= len(settled) + 2  # the bot answers again
 
 
+def test_hand_back_speaks_the_language_the_customer_writes_now(assistant, staff,
+                                                               monkeypatch) -> None:
+    """A customer who asked in English and went on in Cantonese while the nurse held the chat
+    hears the bot come back in Cantonese, and the console shows the case in it."""
+    nurse = staff["nurse.e2e"]
+    customer = WhatsAppUser(assistant.base_url, assistant.fake_twilio)
+    assert customer.send("I want to talk to a nurse please") == 200
+    customer.settle()
+    _, queue, _ = nurse.get("/console/")
+    case = case_id_in(queue, "nurse queue")
+    page = f"/console/cases/{case}"
+    assert nurse.post(f"{page}/claim", {"csrf_token": nurse.csrf(page)})[0] == 200
+    assert customer.send("唔該你，我想問下份報告幾時會有呀") == 200
+    monkeypatch.setenv("SMO_DATABASE_URL", f"sqlite:///{assistant.var_dir / 'smo.db'}")
+    from bot.cases import store
+
+    assert wait_for(lambda: [1] if store.get(case).language == "yue" else [], 1) == [1]
+    before = len(customer.settle())
+    status, body = nurse.post(f"{page}/close", {"csrf_token": nurse.csrf(page),
+                                                 "outcome": "advised"})
+    assert status == 200 and "Closed" in body
+    back = wait_for(customer.received, before + 1)[before]
+    english = responses_text("utter_handoff_closed", "en")
+    assert back != english and back == responses_text("utter_handoff_closed", "yue")
+
+
+def responses_text(response: str, language: str) -> str:
+    from bot import responses
+
+    return responses.text(response, language)
+
+
 def test_admin_sees_both_queues(staff) -> None:
     _, body, _ = staff["admin.e2e"].get("/console/")
     assert "nurse, case_doctor" in body

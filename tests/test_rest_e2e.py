@@ -79,3 +79,31 @@ def test_fallback_twice_offers_a_nurse(assistant) -> None:
     second = say(assistant.base_url, sender, "blorp snerk vvv")
     assert first == [text_of("utter_ask_rephrase", "en")]
     assert second == [text_of("utter_offer_nurse", "en")]
+
+
+@pytest.mark.parametrize("sender", ["whatsapp:+85291234567", " WeChat:oUser123"])
+def test_rest_clients_cannot_speak_as_another_channels_customer(assistant, sender) -> None:
+    """A REST client chooses its sender id: one naming a WhatsApp or WeChat conversation would
+    let it read, restart or act in that customer's chat. Refused before the core sees it."""
+    import urllib.error
+
+    request = urllib.request.Request(
+        f"{assistant.base_url}/webhooks/rest/webhook",
+        json.dumps({"sender": sender, "message": "/restart"}).encode(),
+        {"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 400
+    assert "belong to that channel" in refused.value.read().decode()
+    assert say(assistant.base_url, f"rest-{uuid.uuid4().hex[:8]}", "hello")  # others still fine
+
+
+def test_foreign_sender_is_read_from_the_body_only_when_it_is_a_string() -> None:
+    from bot.web.core_proxy import foreign_sender
+
+    reserved = ("whatsapp:", "wechat:")
+    assert foreign_sender(b'{"sender": "whatsapp:+852"}', reserved) == "whatsapp:"
+    assert foreign_sender(b'{"sender": "my-whatsapp:1"}', reserved) is None
+    assert foreign_sender(b'{"sender": 5}', reserved) is None
+    assert foreign_sender(b"not json", reserved) is None
+    assert foreign_sender(b"[]", reserved) is None

@@ -203,6 +203,14 @@ def record_reply(case_id: int, user: str, now: datetime | None = None, **detail:
         return case
 
 
+def set_language(case_id: int, language: str) -> None:
+    """The customer now writes in another language: staff should answer in it (the console
+    shows the case's language and script)."""
+    with session() as db:
+        db.execute(update(Case).where(Case.id == case_id, Case.language != language)
+                   .values(language=language))
+
+
 def add_note(case_id: int, user: str, body: str, now: datetime | None = None) -> CaseNote:
     """An internal note; never sent to the customer."""
     if not body.strip():

@@ -59,10 +59,12 @@ async def _answer_emergency_if_held(
     )
     if held is None:
         return None
+    language = decide(held.language, detect(text))
+    if language != held.language:  # staff answer in the language the customer writes now
+        store.set_language(held.id, language)
     screening = screen(text)
     if screening.category != "emergency":
         return None
-    language = decide(held.language, detect(text))
     answer = responses.text("utter_emergency", language)
     await message.output_channel.send_text_message(message.sender_id, answer)
     store.open_case(

@@ -44,10 +44,18 @@ class HandoffService:
         self.bus = bus
 
     async def _say(self, case: Case, response: str, **values: Any) -> Delivery:
-        """Send one of the domain's responses in the case's language, and record it."""
-        text = responses.text(response, case.language, **values)
+        """Send one of the domain's responses in the language the customer writes now (the
+        conversation's ``language`` slot; the case's when the core cannot say), and record it."""
+        text = responses.text(response, await self._language_now(case), **values)
         await self.core.append(case.conversation_id, [bot_event(text, response=response)])
         return await self.outbound.deliver(case.channel, _recipient(case), text)
+
+    async def _language_now(self, case: Case) -> str | None:
+        try:
+            tracker = await self.core.tracker(case.conversation_id)
+        except Exception:  # the core restarting: the case's language is the best we have
+            return case.language
+        return (tracker.get("slots") or {}).get("language") or case.language
 
     async def claim(self, case_id: int, user: str) -> Case:
         """One owner; pause the bot for the conversation while the human holds it."""

@@ -7,15 +7,35 @@ by the core).
 
 from __future__ import annotations
 
+import json
+
 from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, raw
+from sanic.response import json as json_response
 
 RELAYED_HEADERS = ("content-type", "authorization")
 
 
-def core_proxy_blueprint(enable_api: bool) -> Blueprint:
-    """``/webhooks/rest/*`` always; ``/model/*``, ``/conversations/*``, ``/status`` with the API."""
+def foreign_sender(body: bytes, reserved: tuple[str, ...]) -> str | None:
+    """The channel prefix a REST message's ``sender`` claims, if it names another channel's
+    conversation ("whatsapp:+852…"): a REST client picks its own sender id, and must not be
+    able to join, read or restart a WhatsApp or WeChat customer's conversation."""
+    try:
+        sender = json.loads(body or b"{}").get("sender")
+    except (ValueError, AttributeError):
+        return None  # the core answers malformed bodies itself
+    if not isinstance(sender, str):
+        return None
+    folded = sender.strip().casefold()
+    return next((prefix for prefix in reserved if folded.startswith(prefix)), None)
+
+
+def core_proxy_blueprint(enable_api: bool, reserved_senders: tuple[str, ...] = ()) -> Blueprint:
+    """``/webhooks/rest/*`` always; ``/model/*``, ``/conversations/*``, ``/status`` with the API.
+
+    ``reserved_senders``: sender prefixes of the provider channels ("whatsapp:", "wechat:"),
+    refused on the REST channel."""
     bp = Blueprint("core_proxy")
 
     async def relay(request: Request) -> HTTPResponse:
@@ -26,6 +46,10 @@ def core_proxy_blueprint(enable_api: bool) -> Blueprint:
 
     @bp.route("/webhooks/rest/webhook", methods=["POST"])
     async def rest(request: Request) -> HTTPResponse:
+        prefix = foreign_sender(request.body, reserved_senders)
+        if prefix is not None:
+            return json_response({"error": f"sender ids starting with {prefix!r} belong to "
+                                           "that channel's customers"}, status=400)
         return await relay(request)
 
     if enable_api:

@@ -517,8 +517,15 @@ class ChannelRuntime:
         attachments = row.payload.get("media") or []
         if row.kind == "location":
             attachments = [{"type": "location", "coordinates": row.payload.get("location")}]
-        for reference in attachments:
-            cases.add_media(cid, {**reference, "received_at": row.received_at.isoformat()})
+        attached = [cases.add_media(cid, {**reference, "received_at": row.received_at.isoformat()})
+                    for reference in attachments]
+        # Only say it is on the case when it is: with no open case no nurse would see it.
+        on_case = bool(attached) and all(case is not None for case in attached)
+        kind = "location" if row.kind == "location" else "media"
+        received = {("media", True): "utter_media_received",
+                    ("media", False): "utter_media_received_no_case",
+                    ("location", True): "utter_location_received",
+                    ("location", False): "utter_location_received_no_case"}[(kind, on_case)]
         label = ", ".join(str(a.get("type") or "file") for a in attachments) or row.kind
         caption = row.text.strip()
         messages, language = await self.core.handle(
@@ -529,7 +536,7 @@ class ChannelRuntime:
             {"kind": row.kind},
             log_only=not caption,
         )
-        return [notice("utter_media_received", language), *render(messages, language)]
+        return [notice(received, language), *render(messages, language)]
 
     # ---- outbound --------------------------------------------------------------------------
     def _enqueue(

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -115,11 +116,20 @@ def render(messages: list[dict], language: str | None) -> list[Outgoing]:
 
 
 def choose_option(text: str, options: list[list[str]] | None) -> str | None:
-    """The payload of option ``n`` when the customer replied just ``n`` (1-based)."""
-    match = re.fullmatch(r"\s*([0-9０-９]{1,2})\s*[.)。]?\s*", text or "")
-    if not match or not options:
+    """The payload of the option the customer chose by replying with its number (1-based) or by
+    typing its title ("That's all", 就係咁多: people type what they see on a button)."""
+    if not options:
         return None
-    number = int(match[1].translate(str.maketrans("０１２３４５６７８９", "0123456789")))
-    if 1 <= number <= len(options):
-        return options[number - 1][1]
-    return None
+    match = re.fullmatch(r"\s*([0-9０-９]{1,2})\s*[.)。]?\s*", text or "")
+    if match:
+        number = int(match[1].translate(str.maketrans("０１２３４５６７８９", "0123456789")))
+        return options[number - 1][1] if 1 <= number <= len(options) else None
+    typed = _title_key(text)
+    return next((payload for title, payload in options if typed and _title_key(title) == typed),
+                None)
+
+
+def _title_key(text: str | None) -> str:
+    """A button title as typed: width, case, curly quotes and the punctuation around it ignored."""
+    folded = unicodedata.normalize("NFKC", text or "").casefold().replace("\u2019", "'")
+    return folded.strip(" \t\n.!?。！？、，,\"'「」『』“”")
