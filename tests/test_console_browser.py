@@ -66,7 +66,7 @@ def test_whatsapp_story_in_the_browser(assistant, browser) -> None:
     page = signed_in(browser, base, "nurse.web")
     customer = WhatsAppUser(base, assistant.fake_twilio)
     before = page.locator("table.queue a").count()
-    customer.send("I want to talk to a nurse <script>document.title='pwned'</script>")
+    customer.send("I want to talk to a nurse")
     # the case appears without a manual reload (server-sent events refresh the queue)
     for _ in range(200):  # polled from here: our CSP rightly forbids evaluated strings
         if page.locator("table.queue a").count() > before:
@@ -76,6 +76,11 @@ def test_whatsapp_story_in_the_browser(assistant, browser) -> None:
     page.reload()
     assert live > before, f"not live; after a reload: {page.locator('table.queue a').count()}"
     page.screenshot(path=str(SHOTS / "queue.png"), full_page=True)
+    # A script in a customer's message (its own message: what the model makes of markup does
+    # not decide whether a case opens) is shown as text and never runs.
+    customer.settle()
+    customer.send("<script>document.title='pwned'</script>")
+    customer.settle()
     page.locator("table.queue a").last.click()
     page.wait_for_selector("ol.transcript")
     assert "<script>document.title='pwned'</script>" in page.inner_text("ol.transcript")
@@ -83,9 +88,10 @@ def test_whatsapp_story_in_the_browser(assistant, browser) -> None:
     page.click("button:has-text('Claim this case')")
     page.wait_for_selector("textarea[name=text]")
     page.fill("textarea[name=text]", "Hi, nurse here. How can I help?")
+    before = len(customer.received())
     page.click("button:has-text('Send')")
     page.wait_for_selector("text=Sent.")
-    assert wait_for(customer.received, 2)[-1] == "Hi, nurse here. How can I help?"
+    assert wait_for(customer.received, before + 1)[-1] == "Hi, nurse here. How can I help?"
     page.screenshot(path=str(SHOTS / "case.png"), full_page=True)
     page.select_option("select[name=outcome]", "advised")
     page.click("button:has-text('Close and hand back to the bot')")
