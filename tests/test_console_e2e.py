@@ -94,6 +94,7 @@ def test_whatsapp_customer_to_nurse_and_back(assistant, staff) -> None:
     customer.settle()
     _, queue, _ = nurse.get("/console/")
     case = case_id_in(queue, "nurse queue")
+    assert " HKT" in queue and " UTC" not in queue and " min</td>" in queue  # staff's clock
     _, doctor_queue, _ = doctor.get("/console/")
     assert f'/console/cases/{case}"' not in doctor_queue  # not the case doctors' queue
     assert doctor.get(f"/console/cases/{case}")[0] == 403
@@ -147,6 +148,20 @@ def responses_text(response: str, language: str) -> str:
     from bot import responses
 
     return responses.text(response, language)
+
+
+def test_transcript_shows_what_was_typed_for_an_option(assistant, staff) -> None:
+    """A reply of "4" to the menu shows as "4 → Talk to a nurse", not as "/request_human"."""
+    nurse = staff["nurse.e2e"]
+    customer = WhatsAppUser(assistant.base_url, assistant.fake_twilio)
+    assert customer.send("hello there, I have a question") == 200
+    assert "4. Talk to a nurse" in customer.settle()[-1]
+    assert customer.send("4") == 200
+    customer.settle()
+    _, queue, _ = nurse.get("/console/")
+    _, body, _ = nurse.get(f"/console/cases/{case_id_in(queue, 'nurse queue')}")
+    assert "4 → Talk to a nurse" in body
+    assert "/request_human" not in body
 
 
 def test_admin_sees_both_queues(staff) -> None:

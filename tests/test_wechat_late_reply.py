@@ -122,9 +122,17 @@ def test_slow_answer_is_acknowledged_then_delivered(slow_server) -> None:
     # First a quick one. Once stored, the webhook only waits for its passive reply: it must not
     # count as being handled, or the runtime would hold that very answer (channels/core/
     # web_first.py) for up to a second per step.
+    from bot import metrics
+
+    def sent_count() -> float:
+        return metrics.REGISTRY.get_sample_value("smo_messages_out_total",
+                                                 {"channel": "wechat"}) or 0.0
+
+    before = sent_count()
     body, _elapsed = _post(base, "oQuick1", "hello", 41)
     assert "olleh" in body  # answered passively, in the webhook's response
     assert core.web_busy == [False]
+    assert sent_count() == before + 1  # a passive reply is a message out too (/metrics)
 
     body, elapsed = _post(base, "oSlow1", "slow", 42)
     assert body == "success"

@@ -107,7 +107,7 @@ class HandoffService:
             at = datetime.fromtimestamp(event.get("timestamp") or 0, tz=timezone.utc)
             text = event.get("text")
             if event.get("event") == "user" and text:
-                turns.append(Turn("customer", text.lstrip("\u2060"), at))
+                turns.append(Turn("customer", _as_typed(event, text), at))
             elif event.get("event") == "bot" and text:
                 staff = (event.get("metadata") or {}).get("staff")
                 turns.append(Turn("staff" if staff else "bot", text, at, staff))
@@ -116,6 +116,15 @@ class HandoffService:
     def script_of(self, case: Case) -> str:
         """The reply script staff should write in for this case."""
         return reply_script(case.language)
+
+
+def _as_typed(event: dict[str, Any], text: str) -> str:
+    """What the customer typed: a numbered or titled option shows as "1 → I agree", not as the
+    payload it sent to the model ("/affirm")."""
+    metadata = event.get("metadata") or {}
+    if metadata.get("typed") and metadata.get("option"):
+        return f"{metadata['typed'].strip()} → {metadata['option']}"
+    return text.lstrip("\u2060")
 
 
 def _recipient(case: Case) -> str:

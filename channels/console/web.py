@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from bot.cases import store
 from bot.cases.models import OUTCOMES
 from bot.console import users
 from bot.language import reply_script
+from bot.office_hours import OfficeHours
 from bot.paths import DATA_DIR
 from bot.privacy import mask_identifier
 from bot.yamlfile import load_yaml
@@ -35,6 +37,29 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 _env = Environment(loader=FileSystemLoader(HERE / "templates"),
                    autoescape=select_autoescape(["html"]))
+
+
+def local_time(moment: datetime | None, pattern: str = "%H:%M") -> str:
+    """A stored time (UTC, naive or aware) in the office's time zone, as staff live by it
+    (``SMO_TIMEZONE``, default Hong Kong), with the zone's abbreviation ("14:05 HKT")."""
+    if moment is None:
+        return "—"
+    zone = OfficeHours.from_env().zone
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return aware.astimezone(zone).strftime(f"{pattern} %Z")
+
+
+def waited(moment: datetime | None, now: datetime | None = None) -> str:
+    """How long a case has waited ("12 min", "3 h 05 min"): what a queue is sorted by."""
+    if moment is None:
+        return "—"
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    minutes = max(0, int(((now or datetime.now(timezone.utc)) - aware).total_seconds() // 60))
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+_env.filters["local"] = local_time
+_env.filters["waited"] = waited
 
 
 @lru_cache(maxsize=1)

@@ -44,7 +44,7 @@ from bot.events import EventBus
 from channels.core.lease import Leases, LeaseUnavailable, leases_from_env
 from channels.core.models import Contact, InboundMessage, OutboundMessage
 from channels.core.ratelimit import RateLimiter
-from channels.core.text import Outgoing, as_text, choose_option, render, split
+from channels.core.text import Outgoing, as_text, chosen_option, render, split
 from channels.core.web_first import WebFirst
 
 logger = logging.getLogger(__name__)
@@ -472,6 +472,10 @@ class ChannelRuntime:
                 db.execute(_REMEMBER_OPTIONS, {"c": row.channel, "s": row.sender, "o": options,
                                                "l": language})
             self._finish(row.id, "done", db=db)
+        if passive:  # it leaves in the webhook's response: count it as the send loop would
+            metrics.MESSAGES_OUT.labels(row.channel).inc()
+            metrics.LATENCY.labels(row.channel).observe(
+                max((_now() - row.received_at).total_seconds(), 0.0))
         if waiter is not None and not waiter.done():
             waiter.set_result(combined if passive else None)
 
@@ -498,9 +502,12 @@ class ChannelRuntime:
         if row.kind == "event":  # a new follower: the trilingual welcome and menu
             bubbles = render([responses.message("utter_welcome_subscribe", None)], None)
             return bubbles, _options_of(bubbles), None
-        payload = choose_option(row.text, contact.options if contact else None)
+        chosen = chosen_option(row.text, contact.options if contact else None)
+        metadata: dict[str, Any] = {"kind": row.kind}
+        if chosen:  # the transcript shows staff what was typed and what it chose, not a payload
+            metadata.update(typed=row.text, option=chosen[0])
         messages, language = await self.core.handle(
-            cid, payload or as_text(row.text), row.channel, message_id, {"kind": row.kind}
+            cid, chosen[1] if chosen else as_text(row.text), row.channel, message_id, metadata
         )
         bubbles = render(messages, language)
         return bubbles, _options_of(bubbles), language

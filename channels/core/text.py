@@ -116,16 +116,22 @@ def render(messages: list[dict], language: str | None) -> list[Outgoing]:
 
 
 def choose_option(text: str, options: list[list[str]] | None) -> str | None:
-    """The payload of the option the customer chose by replying with its number (1-based) or by
-    typing its title ("That's all", 就係咁多: people type what they see on a button)."""
+    """The payload of the option the customer chose (see :func:`chosen_option`), or None."""
+    chosen = chosen_option(text, options)
+    return chosen[1] if chosen else None
+
+
+def chosen_option(text: str, options: list[list[str]] | None) -> list[str] | None:
+    """The option ``[title, payload]`` the customer chose by replying with its number (1-based)
+    or by typing its title ("That's all", 就係咁多: people type what they see on a button)."""
     if not options:
         return None
     match = re.fullmatch(r"\s*([0-9０-９]{1,2})\s*[.)。]?\s*", text or "")
     if match:
         number = int(match[1].translate(str.maketrans("０１２３４５６７８９", "0123456789")))
-        return options[number - 1][1] if 1 <= number <= len(options) else None
+        return list(options[number - 1]) if 1 <= number <= len(options) else None
     typed = _title_key(text)
-    return next((payload for title, payload in options if typed and _title_key(title) == typed),
+    return next((list(option) for option in options if typed and _title_key(option[0]) == typed),
                 None)
 
 
