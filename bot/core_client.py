@@ -69,10 +69,12 @@ class CoreClient:
             raise CoreUnavailable(type(exc).__name__) from exc
         return data.get("messages") or [], data.get("language")
 
-    async def tracker(self, conversation_id: str) -> dict[str, Any]:
-        """The conversation's tracker as JSON (events, slots)."""
+    async def tracker(self, conversation_id: str, *, events: bool = True) -> dict[str, Any]:
+        """The conversation's tracker as JSON (events, slots); ``events=False``: slots and
+        latest message only, without the whole transcript."""
         url = f"{self.base_url}/conversations/{_quote(conversation_id)}/tracker"
-        async with self._http().get(url, params={"token": self.api_token}) as response:
+        params = {"token": self.api_token, "include_events": "ALL" if events else "NONE"}
+        async with self._http().get(url, params=params) as response:
             if response.status != 200:
                 raise CoreUnavailable(f"tracker read answered {response.status}")
             return await response.json()

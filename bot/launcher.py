@@ -92,8 +92,10 @@ def sandbox_wanted() -> Sandbox | None:
         return None
     if any(os.environ.get(name) for name in PROVIDER_VARIABLES):
         return None
-    return Sandbox(int(os.environ.get("SMO_FAKE_TWILIO_PORT", 5101)),
-                   int(os.environ.get("SMO_FAKE_WECHAT_PORT", 5102)))
+    from channels.sandbox import defaults
+
+    return Sandbox(int(os.environ.get("SMO_FAKE_TWILIO_PORT", defaults.FAKE_TWILIO_PORT)),
+                   int(os.environ.get("SMO_FAKE_WECHAT_PORT", defaults.FAKE_WECHAT_PORT)))
 
 
 def services(settings: Settings, model: Path) -> list[Service]:
@@ -220,11 +222,14 @@ def _banner(settings: Settings, sandbox: Sandbox | None,
     Nurse console:           {base}/console   (demo accounts, new passwords each run)
 {lines}"""
     # The tools' defaults are the default ports: name this run's when it uses others.
+    from channels.sandbox import defaults
+
+    default_base = f"http://127.0.0.1:{defaults.RASA_PORT}"
     chat, whatsapp, wechat = "make chat          (or: .venv/bin/python -m bot.chat)", "", ""
-    if base != "http://127.0.0.1:5005":
+    if base != default_base:
         chat = f".venv/bin/python -m bot.chat --url {base}/webhooks/rest/webhook"
     if sandbox is not None and (base, sandbox.twilio_port, sandbox.wechat_port) != (
-            "http://127.0.0.1:5005", 5101, 5102):
+            default_base, defaults.FAKE_TWILIO_PORT, defaults.FAKE_WECHAT_PORT):
         whatsapp = f" --server {base} --fake http://127.0.0.1:{sandbox.twilio_port}"
         wechat = f" --server {base} --fake http://127.0.0.1:{sandbox.wechat_port}"
     play = ""

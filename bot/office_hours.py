@@ -19,10 +19,11 @@ DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 @lru_cache(maxsize=1)
 def _wording() -> dict:
+    """``data/office_hours.yml``: day names and how a set of days reads, per reply script."""
     from bot.paths import DATA_DIR
     from bot.yamlfile import load_yaml
 
-    return load_yaml(DATA_DIR / "channels.yml")
+    return load_yaml(DATA_DIR / "office_hours.yml")
 
 
 @dataclass(frozen=True)
@@ -81,19 +82,14 @@ class OfficeHours:
 
     def describe(self, language: str | None = "en") -> str:
         """``Mon-Fri 09:00-18:00`` (``星期一至五 09:00-18:00`` in Chinese) for replies; the
-        names come from ``data/channels.yml``."""
+        wording comes from ``data/office_hours.yml``."""
         from bot.language import reply_script
 
-        wording = _wording()
-        script = reply_script(language)
-        names = wording["weekdays"][script]
+        wording = _wording()[reply_script(language)]
         days = sorted(self.days)
         if len(days) > 1 and days == list(range(days[0], days[-1] + 1)):
-            first, last = names[days[0]], names[days[-1]]
-            # "星期一至五": the second name without the shared "星期"
-            shared = len(first) - 1 if script != "en" else 0
-            text = wording["weekday_range"][script].format(first=first, last=last,
-                                                           last_short=last[shared:])
+            text = wording["run"].format(first=wording["days"][days[0]],
+                                         last=wording["short"][days[-1]])
         else:
-            text = ("," if script == "en" else "、").join(names[d] for d in days)
+            text = wording["list"].join(wording["days"][d] for d in days)
         return f"{text} {self.start:%H:%M}-{self.end:%H:%M}"

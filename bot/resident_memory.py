@@ -24,6 +24,7 @@ import ctypes.util
 import logging
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,10 @@ MADV_DONTNEED = 4  # <sys/mman.h>; the same value on every Linux architecture
 _HEADER = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ (\d+)\s*(.*)$")
 
 
+@lru_cache(maxsize=1)
 def _libc() -> ctypes.CDLL | None:
+    """The C library, found once: ``find_library`` runs ``ldconfig -p`` in a subprocess, and the
+    heap is trimmed every minute."""
     try:
         return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     except OSError:

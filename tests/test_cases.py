@@ -114,7 +114,7 @@ class TestOfficeHours:
 
     def test_describe_and_bad_specs(self) -> None:
         assert self.hours.describe() == "Mon-Fri 09:00-18:00"
-        # Chinese replies get Chinese day names (data/channels.yml), not the setting's English
+        # Chinese replies get Chinese day names (data/office_hours.yml), not the setting's English
         assert self.hours.describe("yue") == "星期一至五 09:00-18:00"
         assert self.hours.describe("zh-Hans") == "星期一至五 09:00-18:00"
         assert OfficeHours.parse("Mon,Wed,Sat 09:00-13:00").describe("zh-Hant") == (

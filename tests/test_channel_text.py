@@ -6,7 +6,7 @@ import pytest
 
 from bot.settings import SettingsError
 from channels.core.ratelimit import RateLimiter
-from channels.core.text import WORD_JOINER, as_text, choose_option, render, split, utf8_bytes
+from channels.core.text import WORD_JOINER, as_text, chosen_option, render, split, utf8_bytes
 from channels.settings import load_twilio, load_wechat
 from channels.whatsapp import parse_inbound
 
@@ -49,23 +49,24 @@ def test_buttons_become_numbered_options() -> None:
     assert bubbles[0].text.startswith("Hi\n\n1. A\n2. B\n")
     assert bubbles[0].options == (("A", "/a"), ("B", "/b"))
     options = [list(o) for o in bubbles[0].options]
-    assert choose_option("2", options) == "/b"
-    assert choose_option(" １ ", options) == "/a"
-    assert choose_option("3", options) is None
-    assert choose_option("12 tablets", options) is None
-    assert choose_option("1", []) is None
+    assert chosen_option("2", options) == ["B", "/b"]
+    assert chosen_option(" １ ", options) == ["A", "/a"]
+    assert chosen_option("3", options) is None
+    assert chosen_option("12 tablets", options) is None
+    assert chosen_option("1", []) is None
 
 
 def test_typing_a_button_title_chooses_it() -> None:
     options = [["That's all", "/deny"], ["就係咁多", "/deny_yue"],
                ["Talk to a nurse", "/request_human"]]
-    assert choose_option("that’s all", options) == "/deny"  # case and a curly apostrophe
-    assert choose_option("  That's all!  ", options) == "/deny"
-    assert choose_option("就係咁多。", options) == "/deny_yue"
-    assert choose_option("「就係咁多」", options) == "/deny_yue"
-    assert choose_option("that's all I know about his cancer", options) is None  # more text
-    assert choose_option("", options) is None
-    assert choose_option("That's all", None) is None
+    # case and a curly apostrophe
+    assert chosen_option("that’s all", options) == ["That's all", "/deny"]
+    assert chosen_option("  That's all!  ", options) == ["That's all", "/deny"]
+    assert chosen_option("就係咁多。", options) == ["就係咁多", "/deny_yue"]
+    assert chosen_option("「就係咁多」", options) == ["就係咁多", "/deny_yue"]
+    assert chosen_option("that's all I know about his cancer", options) is None  # more text
+    assert chosen_option("", options) is None
+    assert chosen_option("That's all", None) is None
 
 
 def test_rate_limit_refills_and_warns_once() -> None:

@@ -59,10 +59,11 @@ async def _answer_emergency_if_held(
     )
     if held is None:
         return None
-    language = decide(held.language, detect(text))
+    detected = detect(text)
+    language = decide(held.language, detected)
     if language != held.language:  # staff answer in the language the customer writes now
         store.set_language(held.id, language)
-    screening = screen(text)
+    screening = screen(text, detected.language)
     if screening.category != "emergency":
         return None
     answer = responses.text("utter_emergency", language)

@@ -52,7 +52,7 @@ class HandoffService:
 
     async def _language_now(self, case: Case) -> str | None:
         try:
-            tracker = await self.core.tracker(case.conversation_id)
+            tracker = await self.core.tracker(case.conversation_id, events=False)
         except Exception:  # the core restarting: the case's language is the best we have
             return case.language
         return (tracker.get("slots") or {}).get("language") or case.language

@@ -39,22 +39,25 @@ _env = Environment(loader=FileSystemLoader(HERE / "templates"),
                    autoescape=select_autoescape(["html"]))
 
 
+def _as_utc(moment: datetime) -> datetime:
+    """Stored times are UTC; the database hands them back naive."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 def local_time(moment: datetime | None, pattern: str = "%H:%M") -> str:
     """A stored time (UTC, naive or aware) in the office's time zone, as staff live by it
     (``SMO_TIMEZONE``, default Hong Kong), with the zone's abbreviation ("14:05 HKT")."""
     if moment is None:
         return "—"
-    zone = OfficeHours.from_env().zone
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    return aware.astimezone(zone).strftime(f"{pattern} %Z")
+    return _as_utc(moment).astimezone(OfficeHours.from_env().zone).strftime(f"{pattern} %Z")
 
 
 def waited(moment: datetime | None, now: datetime | None = None) -> str:
     """How long a case has waited ("12 min", "3 h 05 min"): what a queue is sorted by."""
     if moment is None:
         return "—"
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    minutes = max(0, int(((now or datetime.now(timezone.utc)) - aware).total_seconds() // 60))
+    since = (now or datetime.now(timezone.utc)) - _as_utc(moment)
+    minutes = max(0, int(since.total_seconds() // 60))
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 

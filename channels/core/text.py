@@ -115,12 +115,6 @@ def render(messages: list[dict], language: str | None) -> list[Outgoing]:
     return out
 
 
-def choose_option(text: str, options: list[list[str]] | None) -> str | None:
-    """The payload of the option the customer chose (see :func:`chosen_option`), or None."""
-    chosen = chosen_option(text, options)
-    return chosen[1] if chosen else None
-
-
 def chosen_option(text: str, options: list[list[str]] | None) -> list[str] | None:
     """The option ``[title, payload]`` the customer chose by replying with its number (1-based)
     or by typing its title ("That's all", 就係咁多: people type what they see on a button)."""
