@@ -54,6 +54,7 @@ def build_gateway_app(settings: Settings, credentials: Path) -> Sanic:
     """The public gateway: provider channels, relayed REST, ops, staff API; no model."""
     app = Sanic("smo_gateway", configure_logging=False)
     app.config.REQUEST_MAX_SIZE = settings.max_body_bytes  # larger bodies get 413
+    app.ctx.settings = settings
     app.ctx.bus = EventBus()
     app.ctx.outbound = Outbound()
     app.ctx.core = CoreClient(settings.core_url, settings.core_api_token, settings.internal_token)

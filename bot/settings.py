@@ -72,6 +72,8 @@ class Settings:
     core_api_token: str = field(default="", repr=False)
     internal_token: str = field(default="", repr=False)
     log_level: str = "INFO"
+    # X-Forwarded-* believed only behind the operator's own proxy (bot/web/client.py).
+    trust_forwarded_headers: bool = False
 
     @property
     def public_url(self) -> str:
@@ -109,6 +111,7 @@ def load_settings() -> Settings:
         core_api_token=api_token or os.environ.get("SMO_CORE_API_TOKEN", ""),
         internal_token=os.environ.get("SMO_INTERNAL_TOKEN", ""),
         log_level=os.environ.get("SMO_LOG_LEVEL", "INFO").upper(),
+        trust_forwarded_headers=_bool("TRUST_FORWARDED_HEADERS", False),
     )
     try:
         stores.mode()

@@ -97,6 +97,9 @@ def assistant(
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "SMO_RATE_LIMIT_PER_MINUTE": "600",
         "SMO_RATE_LIMIT_BURST": "100",
+        # Lets tests play a caller from elsewhere (X-Forwarded-For) against a loopback server,
+        # as the product sees one behind its TLS proxy (tests/security).
+        "TRUST_FORWARDED_HEADERS": "true",
     }
     for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_FROM",
                  "WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_TOKEN", "SMO_SANDBOX"):
