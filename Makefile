@@ -31,10 +31,12 @@ run: model
 chat: venv
 	@$(PY) -m bot.chat
 
-## shell: Rasa's own shell (needs the action server: runs it in the background on 5055)
+## shell: Rasa's own shell (needs the action server: runs ours in the background on 5055; both
+## read the per-run secret SMO_ACTION_TOKEN, endpoints.yml hands it to Rasa); files private
 shell: model
-	@mkdir -p var; SANIC_HOST=127.0.0.1 $(VENV)/bin/rasa run actions --actions actions --port 5055 \
-	  >var/actions-shell.log 2>&1 & \
+	@umask 077; mkdir -p var; chmod 700 var; \
+	  export SMO_ACTION_TOKEN="$${SMO_ACTION_TOKEN:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')}"; \
+	  $(PY) -m bot.action_server --actions actions --port 5055 >var/actions-shell.log 2>&1 & \
 	  trap "kill $$!" EXIT; $(VENV)/bin/rasa shell --model "$$($(PY) -m bot.model path)" \
 	  --interface 127.0.0.1 --port 5007
 
@@ -46,7 +48,8 @@ test: model
 test-fast: venv
 	@$(PY) -m pytest -p no:cacheprovider -m "not slow"
 
-## eval: intent accuracy and macro-F1 per language on the held-out sets in tests/nlu
+## eval: intent accuracy and macro-F1 per language on the held-out sets in tests/nlu, then the
+## screening on tests/screening_eval (dev and held-out apart; figures recorded, not gated)
 eval: model
 	@$(PY) -m bot.evaluate
 

@@ -1,8 +1,9 @@
 """Verification: policy number and the insured person's date of birth, with a uniform failure.
 
-The form never says which of the two was wrong, and after three failures the identity is locked
-(``bot.policies.directory``). Entered values are cleared after every attempt, so they do not linger
-in the conversation's slots.
+The form never says which of the two was wrong. Failures lock the identity, the policy number
+(whoever guesses) and the REST client (``bot.policies.directory``); a locked answer is the same
+whether or not the policy exists, and sends the customer to the hotline and the nurses. Entered
+values are cleared after every attempt, so they do not linger in the conversation's slots.
 """
 
 from __future__ import annotations
@@ -35,6 +36,15 @@ def normalise_policy_number(text: str) -> str | None:
     return compact if _POLICY_NUMBER.match(compact) else None
 
 
+def client_key_of(tracker: Tracker) -> str | None:
+    """The REST channel's pseudonym for the caller (set by the channel, never by the body), so
+    failures are counted per client too; absent on WhatsApp and WeChat, whose sender ids (a
+    phone number, an openid) cannot be minted freely."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    key = metadata.get("client_key") if isinstance(metadata, dict) else None
+    return key if isinstance(key, str) and key else None
+
+
 class ValidateVerificationForm(FormValidationAction):
     """``validate_verification_form``."""
 
@@ -63,7 +73,9 @@ class ValidateVerificationForm(FormValidationAction):
         number = tracker.get_slot("policy_number")
         if not number:
             return {"date_of_birth": None}
-        result = directory.verify(identity_of(tracker), number, born)
+        result = directory.verify(
+            identity_of(tracker), number, born, client_key=client_key_of(tracker)
+        )
         if result.outcome == "verified":
             return {
                 "date_of_birth": "checked",

@@ -1,7 +1,8 @@
 """``make chat``: talk to the running assistant from a terminal, over its REST channel.
 
 Like ``rasa shell`` but against the server ``make run`` already started (``rasa shell`` would start
-a second one). Buttons are shown numbered; typing the number sends the button.
+a second one). Buttons are shown numbered; the number (or the title) is sent as typed and the
+server picks the button, as on WhatsApp: on REST a typed ``/payload`` is text, never an intent.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 
@@ -66,7 +68,6 @@ def main(argv: list[str] | None = None) -> int:
         target=poll_staff_replies, args=(f"{base}/webhooks/rest/outbox/{args.sender}", stop),
         daemon=True,
     ).start()
-    buttons: list[dict] = []
     while True:
         try:
             text = input("you> ").strip()
@@ -77,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not text:
             continue
-        if text.isdigit() and 1 <= int(text) <= len(buttons):
-            text = buttons[int(text) - 1].get("payload", text)
         try:
-            buttons = render(send(args.url, args.sender, text))
+            render(send(args.url, args.sender, text))
+        except urllib.error.HTTPError as exc:  # the assistant refused: say why
+            print(f"refused ({exc.code}): {exc.read().decode(errors='replace')}", file=sys.stderr)
         except OSError as exc:
             print(
                 f"cannot reach the assistant at {args.url}: {exc} (is `make run` running?)",

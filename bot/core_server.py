@@ -1,6 +1,6 @@
 """The core: Rasa's agent on loopback (port 5006), which only the gateway and staff tools call.
 
-``python -m bot.server --core`` runs it: the agent, Rasa's REST channel, the internal channel the
+``python -m bot.server --core`` runs it: the agent, our REST channel, the internal channel the
 gateway hands WhatsApp/WeChat messages to, and Rasa's HTTP API (token-protected). It opens its
 port first and loads the model in the background, so ``/health`` says "loading" meanwhile. It uses
 Rasa's own ``configure_app``, so channels behave exactly as under ``rasa run``; our dialogue-engine
@@ -12,10 +12,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from pathlib import Path
 
 from rasa.core import agent as rasa_agent
-from rasa.core.channels.rest import RestInput
 from rasa.core.run import configure_app
 from rasa.core.utils import AvailableEndpoints
 from rasa.utils.endpoints import EndpointConfig
@@ -28,6 +26,7 @@ from bot.paths import ROOT
 from bot.settings import Settings
 from bot.web.ops import ops_blueprint
 from channels.internal import InternalInput
+from channels.rest.input import RestInput
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +48,9 @@ def tracker_endpoint(url: str, *, only_writer: bool = False) -> EndpointConfig:
         tracker.update(url=parsed.host, port=parsed.port, username=parsed.username,
                        password=parsed.password)
     if tracker["dialect"] == "sqlite":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        from bot.stores.files import private_sqlite
+
+        private_sqlite(url)  # transcripts: 0600 before Rasa's store first opens it
     return EndpointConfig(**tracker)
 
 
@@ -72,7 +73,8 @@ def build_endpoints(settings: Settings) -> AvailableEndpoints:
 
     return AvailableEndpoints(
         # Called after every message: one kept connection instead of one per call.
-        action=PooledEndpointConfig(url=settings.action_server_url),
+        action=PooledEndpointConfig.for_action_server(settings.action_server_url,
+                                                      settings.action_token),
         # Embedded: one core process writes the tracker store; shared: several instances do.
         tracker_store=tracker_endpoint(settings.tracker_db_url,
                                        only_writer=stores.redis_url() is None),
@@ -87,7 +89,8 @@ def build_core_app(settings: Settings) -> Sanic:
     bot.dialogue.install()  # same dialogue results as stock Rasa, without the O(history) costs
     endpoints = build_endpoints(settings)
     app = configure_app(
-        [RestInput(), InternalInput(settings.internal_token)],
+        # Our REST channel (channels/rest/input.py), not Rasa's: it answers the gateway only.
+        [RestInput(settings.internal_token), InternalInput(settings.internal_token)],
         cors=None,
         auth_token=settings.core_api_token,
         enable_api=True,
@@ -96,8 +99,9 @@ def build_core_app(settings: Settings) -> Sanic:
     )
     app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
     app.ctx.agent = None
+    app.ctx.settings = settings  # /metrics reads its token here, as on the gateway
     app.ctx.bus = EventBus()
-    app.blueprint(ops_blueprint())
+    app.blueprint(ops_blueprint(public=False))
 
     async def load_model(running_app: Sanic) -> None:
         model = str(settings.model_path) if settings.model_path else str(ROOT / "models")

@@ -14,7 +14,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
@@ -64,7 +63,9 @@ def _default_url(_settings: tuple[str | None, ...]) -> str:
 @lru_cache(maxsize=8)
 def _engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        from bot.stores.files import private_sqlite
+
+        private_sqlite(url)  # 0600 before SQLite makes it (its -wal and -shm follow its mode)
         # A pool of open connections: SQLAlchemy 1.4 would open (and set pragmas on) a new SQLite
         # connection per transaction, which profiling showed to dominate the webhook path.
         eng = create_engine(url, future=True, connect_args={"check_same_thread": False},

@@ -23,13 +23,15 @@ from bot.outbound import Outbound
 from bot.settings import Settings
 from bot.web.core_proxy import core_proxy_blueprint
 from bot.web.ops import ops_blueprint
+from bot.web.rasa_api import rasa_api_blueprint
 from bot.web.rest_outbox import rest_outbox_blueprint
 from bot.web.staff_api import staff_api_blueprint
 from channels.console.web import console_blueprint
 from channels.core.runtime import ChannelRuntime
 
 logger = logging.getLogger(__name__)
-CORE_CHANNELS = {"rest", "internal"}  # served by the core, not the gateway
+# Served by the core, not the gateway (the REST channel's rules: channels/rest/).
+CORE_CHANNELS = {"rest", "internal", "channels.rest.input.RestInput"}
 
 
 def input_channels(credentials: Path) -> list[Any]:
@@ -77,13 +79,13 @@ def build_gateway_app(settings: Settings, credentials: Path) -> Sanic:
                       url_prefix=f"/webhooks/{channel.name()}")
     app.ctx.handoff = HandoffService(app.ctx.core, app.ctx.outbound, app.ctx.bus)
     app.blueprint(ops_blueprint())
-    # Conversation ids of the provider channels are "<channel>:<id>": not for REST clients.
-    reserved = tuple(f"{c.name()}:" for c in channels if hasattr(c, "attach"))
-    app.blueprint(core_proxy_blueprint(settings.enable_rasa_api, reserved))
+    app.blueprint(core_proxy_blueprint(settings))
+    if settings.enable_rasa_api:
+        app.blueprint(rasa_api_blueprint(settings))
     app.blueprint(rest_outbox_blueprint())
     app.blueprint(console_blueprint())
-    if settings.staff_api_token:
-        app.blueprint(staff_api_blueprint(settings.staff_api_token))
+    # Staff members' own tokens work with or without the (read-only) operator token.
+    app.blueprint(staff_api_blueprint(settings.staff_api_token))
 
     # Provider message webhooks first: while one is handled, the runtime's thread holds its
     # next step. (Status callbacks, four per reply, only record delivery, and the REST channel

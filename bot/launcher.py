@@ -1,13 +1,14 @@
 """``make run``: start every process the product needs, say where to reach them, stop them together.
 
 Processes (all on loopback by default):
-  action server  ``python -m rasa_sdk``         127.0.0.1:5055  (our custom actions)
+  action server  ``python -m bot.action_server`` 127.0.0.1:5055  (our custom actions)
   core           ``python -m bot.server --core`` 127.0.0.1:5006  (the Rasa model)
   public server  ``python -m bot.server``        127.0.0.1:5005  (channels, REST, /health)
   fake Twilio and fake WeChat (sandbox only)   127.0.0.1:5101 / 5102
 
 Ctrl-C (or SIGTERM) stops them all; if one dies, the others are stopped too, so a half-running
-product never lingers.
+product never lingers. Secrets between the processes are made here per run unless the operator
+set them; everything the processes write is private to this user (umask 077, ``var/`` 0700).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,14 +105,12 @@ def services(settings: Settings, model: Path) -> list[Service]:
     return [
         Service(
             "action server",
-            # The Rasa SDK's own entry point: the same server as `rasa run actions`, without
-            # loading Rasa's command line (which imports TensorFlow: ~600 MB for nothing).
-            [sys.executable, "-m", "rasa_sdk", "--actions", "actions",
+            # The Rasa SDK's server (as `rasa run actions`, without loading Rasa's command line,
+            # which imports TensorFlow: ~600 MB for nothing), answering only callers that send
+            # SMO_ACTION_TOKEN (the core), on loopback unless SMO_ACTION_HOST says otherwise.
+            [sys.executable, "-m", "bot.action_server", "--actions", "actions",
              "--port", str(settings.action_port)],
             f"http://127.0.0.1:{settings.action_port}/health",
-            # Only the core calls it, and it sees health data: loopback, not the SDK's default
-            # of every interface (it has no option for this; it reads SANIC_HOST).
-            env={"SANIC_HOST": os.environ.get("SMO_ACTION_HOST", "127.0.0.1")},
         ),
         Service(
             "core",
@@ -123,6 +123,18 @@ def services(settings: Settings, model: Path) -> list[Service]:
             f"{settings.public_url}/ready",
         ),
     ]
+
+
+def run_secrets(environ: Mapping[str, str]) -> dict[str, str]:
+    """Secrets between the processes for this run (loopback traffic), made fresh unless set."""
+    return {
+        # The gateway and the core.
+        "SMO_INTERNAL_TOKEN": secrets.token_urlsafe(24),
+        "SMO_CORE_API_TOKEN": environ.get("SMO_RASA_API_TOKEN") or secrets.token_urlsafe(24),
+        # What the core sends the action server, which answers no one else (an operator's own
+        # value wins: an action server started apart, or tests calling it as the core does).
+        "SMO_ACTION_TOKEN": environ.get("SMO_ACTION_TOKEN") or secrets.token_urlsafe(32),
+    }
 
 
 def _is_up(url: str) -> bool:
@@ -151,7 +163,9 @@ def _write_pids(settings: Settings, running: list[Service]) -> None:
     """``<var>/processes.json``: which process is which, for operators and ``make bench``."""
     import json
 
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    from bot.stores.files import private_folder
+
+    private_folder(settings.var_dir)
     (settings.var_dir / "processes.json").write_text(json.dumps(
         {s.name: s.process.pid for s in running if s.process}), encoding="utf-8")
 
@@ -202,25 +216,57 @@ def _seed_policies(settings: Settings) -> None:
     )
 
 
+DEMO_ACCOUNTS = {"nurse.demo": "nurse", "doctor.demo": "case_doctor", "admin.demo": "admin"}
+ADD_USER = ".venv/bin/python -m bot.console users add NAME --role nurse|case_doctor|admin"
+
+
+def demo_users_wanted(settings: Settings, sandbox: Sandbox | None, terminal: bool) -> bool:
+    """Demo accounts only where they are harmless and usable: in the sandbox (fake providers,
+    so no real customer's case is behind them), when asked for (``SMO_DEMO_USERS``), and when
+    their passwords go to a person at a terminal rather than into a log file or a collector."""
+    return sandbox is not None and settings.demo_users and terminal
+
+
 def _demo_users(settings: Settings) -> dict[str, tuple[str, str]]:
     """One console account per role with a fresh password each run (printed, never stored)."""
     from bot.console.users import ensure_demo_user
 
     os.environ.setdefault("SMO_VAR_DIR", str(settings.var_dir))
-    accounts = {"nurse.demo": "nurse", "doctor.demo": "case_doctor", "admin.demo": "admin"}
-    return {name: (role, ensure_demo_user(name, role)) for name, role in accounts.items()}
+    return {name: (role, ensure_demo_user(name, role)) for name, role in DEMO_ACCOUNTS.items()}
+
+
+def _disable_demo_users(settings: Settings) -> list[str]:
+    """Disable demo accounts an earlier run made (a run with real providers, or whose output is
+    not a terminal, must not keep accounts whose passwords were printed once); returns them."""
+    from bot.console.users import list_users, set_disabled
+
+    os.environ.setdefault("SMO_VAR_DIR", str(settings.var_dir))
+    leftovers = [name for name, _role, disabled in list_users()
+                 if name in DEMO_ACCOUNTS and not disabled]
+    for name in leftovers:
+        set_disabled(name, True)
+    return leftovers
 
 
 def _banner(settings: Settings, sandbox: Sandbox | None,
-            demo_users: dict[str, tuple[str, str]] | None = None) -> str:
+            demo_users: dict[str, tuple[str, str]] | None = None, demo_note: str = "") -> str:
+    """What to try, for this run's ports. Demo passwords appear only when ``demo_users`` holds
+    them (the caller decides: a terminal only); otherwise how to make an account."""
     base = settings.public_url
-    console = ""
     if demo_users:
         lines = "\n".join(f"      {name:<12} {role:<12} {password}"
                           for name, (role, password) in demo_users.items())
         console = f"""
     Nurse console:           {base}/console   (demo accounts, new passwords each run)
 {lines}"""
+    else:
+        console = f"""
+    Nurse console:           {base}/console
+      add an account:        {ADD_USER}
+                             (password from stdin; users list|disable|enable;
+                              token create NAME: that user's own staff API token)"""
+        if demo_note:
+            console += f"\n      {demo_note}"
     # The tools' defaults are the default ports: name this run's when it uses others.
     from channels.sandbox import defaults
 
@@ -237,7 +283,7 @@ def _banner(settings: Settings, sandbox: Sandbox | None,
         play = f"""
     Sandbox (fake providers, fake credentials; nothing leaves this machine):
       WhatsApp user:         .venv/bin/python -m channels.sandbox.play whatsapp{whatsapp}
-      WeChat user:           .venv/bin/python -m channels.sandbox.play wechat{wechat} [--safe-mode]
+      WeChat user:           .venv/bin/python -m channels.sandbox.play wechat{wechat}
       fake Twilio records:   http://127.0.0.1:{sandbox.twilio_port}/_sandbox/messages
       fake WeChat records:   http://127.0.0.1:{sandbox.wechat_port}/_sandbox/messages"""
     return f"""
@@ -263,6 +309,12 @@ def main() -> int:
         from bot.model import ensure_model
 
         model = ensure_model()
+    # From here on every file this process and its children make is private to this user
+    # (databases, their -wal/-shm files, processes.json); the runtime folder is 0700.
+    from bot.stores.files import private_folder, restrict_umask
+
+    restrict_umask()
+    private_folder(settings.var_dir)
     try:
         _prepare_stores(settings)
     except Exception as exc:  # PostgreSQL or Redis down or refusing: say which, stop here
@@ -270,13 +322,18 @@ def main() -> int:
         return 2
     if settings.seed_policies:
         _seed_policies(settings)
-    demo_users = _demo_users(settings) if settings.demo_users else {}
-    env = {
-        **os.environ, "SMO_MODEL": str(model), "RASA_TELEMETRY_ENABLED": "false",
-        # Secrets shared by the gateway and the core for this run only (loopback traffic).
-        "SMO_INTERNAL_TOKEN": secrets.token_urlsafe(24),
-        "SMO_CORE_API_TOKEN": os.environ.get("SMO_RASA_API_TOKEN") or secrets.token_urlsafe(24),
-    }
+    sandbox = sandbox_wanted()
+    demo_users: dict[str, tuple[str, str]] = {}
+    demo_note = ""
+    if demo_users_wanted(settings, sandbox, sys.stdout.isatty()):
+        demo_users = _demo_users(settings)
+    else:
+        _disable_demo_users(settings)
+        if sandbox is not None and settings.demo_users:
+            demo_note = ("(demo accounts are made only when this runs in a terminal: "
+                         "their passwords are never written to a log)")
+    env = {**os.environ, "SMO_MODEL": str(model), "RASA_TELEMETRY_ENABLED": "false",
+           **run_secrets(os.environ)}
     # Each message is one small inference: one TensorFlow thread each for ops and between ops
     # keeps the core from fighting the other processes for the CPU; two malloc arenas instead of
     # one per thread keep its memory down. An operator's own values win.
@@ -292,7 +349,6 @@ def main() -> int:
                         ("TF_INTRA_OP_PARALLELISM_THREADS", "1"), ("MALLOC_ARENA_MAX", "2"),
                         ("TF_ENABLE_ONEDNN_OPTS", "0")):
         env.setdefault(name, value)
-    sandbox = sandbox_wanted()
     planned = services(settings, model)
     if sandbox is not None:
         env.update(sandbox.environment(settings))
@@ -329,7 +385,7 @@ def main() -> int:
                     pending.discard(service.name)
                     print(f"{service.name} ready ({time.monotonic() - started:.0f} s)", flush=True)
                     if not pending:
-                        print(_banner(settings, sandbox, demo_users), flush=True)
+                        print(_banner(settings, sandbox, demo_users, demo_note), flush=True)
             time.sleep(1)
     except KeyboardInterrupt:
         print("\nstopping…", flush=True)

@@ -1,9 +1,10 @@
 """How a message written outside the dialogue (a nurse's reply, an emergency answer to a paused
 conversation) leaves through the customer's own channel.
 
-Each channel registers a :class:`Deliverer` under its name (``whatsapp``, ``wechat``). Rasa's REST
+Each channel registers a :class:`Deliverer` under its name (``whatsapp``, ``wechat``). The REST
 channel cannot push, so its messages wait in a pull outbox (``GET /webhooks/rest/outbox/<sender>``,
-which ``make chat`` polls).
+which ``make chat`` and the widget poll). A channel that is not running delivers nothing: its
+messages never fall into the pull outbox, where a REST visitor of the same id could read them.
 """
 
 from __future__ import annotations
@@ -53,18 +54,23 @@ class PullOutbox:
         return [m for m in self._messages.get(recipient, ()) if m["id"] > after]
 
 
+PULL_CHANNEL = "rest"
+
+
 class Outbound:
     """Registry of deliverers by channel name."""
 
     def __init__(self) -> None:
         self.pull = PullOutbox()
-        self._deliverers: dict[str, Deliverer] = {}
+        self._deliverers: dict[str, Deliverer] = {PULL_CHANNEL: self.pull}
 
     def register(self, channel: str, deliverer: Deliverer) -> None:
         """Route ``channel``'s messages to ``deliverer``."""
         self._deliverers[channel] = deliverer
 
     async def deliver(self, channel: str, recipient: str, text: str) -> Delivery:
-        """Send through the channel's deliverer, or the pull outbox when it has none."""
-        deliverer = self._deliverers.get(channel, self.pull)
+        """Send through the channel's deliverer ("failed" when the channel is not running)."""
+        deliverer = self._deliverers.get(channel)
+        if deliverer is None:
+            return Delivery("failed", f"the {channel} channel is not running here")
         return await deliverer.deliver(recipient, text)

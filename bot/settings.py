@@ -57,6 +57,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 5005
     action_port: int = 5055
+    action_host: str = "127.0.0.1"
     action_server_url: str = "http://127.0.0.1:5055/webhook"
     var_dir: Path = ROOT / "var"
     tracker_db_url: str = ""
@@ -71,9 +72,21 @@ class Settings:
     core_url: str = "http://127.0.0.1:5006"
     core_api_token: str = field(default="", repr=False)
     internal_token: str = field(default="", repr=False)
+    # The secret the core sends the action server (bot/action_server.py); per run from make run.
+    action_token: str = field(default="", repr=False)
+    # /metrics: a bearer token when set, else loopback callers only (bot/web/ops.py).
+    metrics_token: str = field(default="", repr=False)
     log_level: str = "INFO"
     # X-Forwarded-* believed only behind the operator's own proxy (bot/web/client.py).
     trust_forwarded_headers: bool = False
+    # REST from anywhere but loopback: off unless enabled, then per-visitor tokens and limits
+    # (channels/rest/, bot/web/core_proxy.py).
+    rest_public: bool = False
+    rest_token_secret: str = field(default="", repr=False)
+    rest_sender_per_minute: int = 20
+    rest_sender_burst: int = 8
+    rest_client_per_minute: int = 30
+    rest_client_burst: int = 10
 
     @property
     def public_url(self) -> str:
@@ -92,6 +105,7 @@ def load_settings() -> Settings:
         host=os.environ.get("SMO_HOST", "127.0.0.1"),
         port=_int("SMO_PORT", 5005, minimum=1),
         action_port=action_port,
+        action_host=os.environ.get("SMO_ACTION_HOST") or "127.0.0.1",
         action_server_url=os.environ.get(
             "SMO_ACTION_SERVER_URL", f"http://127.0.0.1:{action_port}/webhook"
         ),
@@ -110,8 +124,16 @@ def load_settings() -> Settings:
         # The core's Rasa API token: the operator's, or a per-run secret shared with the gateway.
         core_api_token=api_token or os.environ.get("SMO_CORE_API_TOKEN", ""),
         internal_token=os.environ.get("SMO_INTERNAL_TOKEN", ""),
+        action_token=os.environ.get("SMO_ACTION_TOKEN", ""),
+        metrics_token=os.environ.get("SMO_METRICS_TOKEN", ""),
         log_level=os.environ.get("SMO_LOG_LEVEL", "INFO").upper(),
         trust_forwarded_headers=_bool("TRUST_FORWARDED_HEADERS", False),
+        rest_public=_bool("SMO_REST_PUBLIC", False),
+        rest_token_secret=os.environ.get("SMO_REST_TOKEN_SECRET", ""),
+        rest_sender_per_minute=_int("SMO_REST_SENDER_PER_MINUTE", 20, minimum=1),
+        rest_sender_burst=_int("SMO_REST_SENDER_BURST", 8, minimum=1),
+        rest_client_per_minute=_int("SMO_REST_CLIENT_PER_MINUTE", 30, minimum=1),
+        rest_client_burst=_int("SMO_REST_CLIENT_BURST", 10, minimum=1),
     )
     try:
         stores.mode()
@@ -124,6 +146,12 @@ def load_settings() -> Settings:
         raise SettingsError(
             "SMO_ENABLE_RASA_API=true exposes Rasa's HTTP API on the public port: "
             "set SMO_RASA_API_TOKEN to protect it"
+        )
+    if settings.rest_public and len(settings.rest_token_secret) < 32:
+        raise SettingsError(
+            "SMO_REST_PUBLIC=true opens the REST channel beyond this machine: set "
+            "SMO_REST_TOKEN_SECRET (at least 32 characters, e.g. `openssl rand -hex 32`) to sign "
+            "visitor tokens"
         )
     if settings.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise SettingsError(

@@ -1,8 +1,15 @@
 """The WeChat official account: ``GET|POST /webhooks/wechat/webhook`` with wechatpy.
 
 - GET echoes ``echostr`` after the signature check (the admin console's URL verification).
-- POST checks the signature first: ``signature`` in plain mode, ``msg_signature`` + AES decryption
-  in safe mode (``WECHAT_ENCODING_AES_KEY``); a timestamp more than 5 minutes off is a replay.
+- POST is authenticated before anything is parsed (``channels/wechat_auth.py``; signatures
+  compared in constant time): ``signature`` and a timestamp within 5 minutes always; in safe mode
+  (``WECHAT_ENCODING_AES_KEY``) only encrypted messages, with ``msg_signature`` over the
+  ciphertext: a plain POST is refused (403), as its signature covers no body.
+- Each accepted (timestamp, nonce) is claimed in a replay cache shared by every instance
+  (``channels/core/replay.py``) until its timestamp goes stale. The same pair again with the same
+  message is a retry or a replay of it: answered ``success`` and not processed; with another
+  message it is a reused signature: 403. So a captured request can never be processed twice, nor
+  carry another body, while a retry of WeChat's never sees an error.
   XML goes through xmltodict, which refuses entities (XML bombs, XXE); broken XML is a 400.
 - WeChat retries a message it got no answer to within 5 seconds: retries are deduplicated
   (``MsgId``; ``FromUserName`` + ``CreateTime`` for events). The webhook waits up to
@@ -17,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -31,23 +37,28 @@ from sanic.response import HTTPResponse, text
 from sanic.response import json as json_response
 from wechatpy import parse_message
 from wechatpy.client import WeChatClient
-from wechatpy.crypto import WeChatCrypto
-from wechatpy.exceptions import InvalidSignatureException, WeChatClientException
+from wechatpy.exceptions import WeChatClientException
 from wechatpy.replies import TextReply
-from wechatpy.utils import check_signature
 
 from bot.outbound import Delivery
 from channels.core.kv import shared_storage
 from channels.core.models import Contact, OutboundMessage
+from channels.core.replay import (
+    ReplayCache,
+    Verdict,
+    fingerprint,
+    replay_cache_from_env,
+    replay_key,
+)
 from channels.core.runtime import ChannelRuntime, SendResult
 from channels.core.text import utf8_bytes
 from channels.provider import ProviderChannel
 from channels.settings import WeChatSettings, load_wechat
+from channels.wechat_auth import REPLAY_WINDOW_S, Refused, Verified, WeChatVerifier
 
 logger = logging.getLogger(__name__)
 WINDOW = timedelta(hours=48)
 TEXT_LIMIT = 2048  # bytes, for passive replies and customer-service text messages
-REPLAY_WINDOW_S = 300
 HOLD_ERRCODES = {45015, 45047}  # outside the 48-hour window / over the per-message quota
 TOKEN_ERRCODES = {40001, 40014, 42001}  # invalid or expired access_token: refresh once
 API_TIMEOUT_S = 10
@@ -202,10 +213,14 @@ class WeChatAdapter:
 class WeChatInput(ProviderChannel):
     """Rasa input channel ``wechat`` (registered in credentials.yml)."""
 
-    def __init__(self, settings: WeChatSettings | None = None) -> None:
+    def __init__(self, settings: WeChatSettings | None = None,
+                 replays: ReplayCache | None = None) -> None:
         self.settings = settings if settings is not None else load_wechat()
         self.runtime: ChannelRuntime | None = None
         self.adapter: WeChatAdapter | None = None
+        self.verifier = (WeChatVerifier(self.settings.token, self.settings.encoding_aes_key,
+                                        self.settings.app_id) if self.settings else None)
+        self.replays = replays
 
     @classmethod
     def name(cls) -> str:
@@ -222,21 +237,23 @@ class WeChatInput(ProviderChannel):
         if self.settings is None:
             return None
         self.adapter = WeChatAdapter(self.settings, runtime)
+        if self.replays is None:
+            self.replays = replay_cache_from_env()
         runtime.register(self.adapter)
         return self.adapter
 
-    def _crypto(self) -> WeChatCrypto | None:
-        if self.settings is None or not self.settings.encoding_aes_key:
-            return None
-        return WeChatCrypto(
-            self.settings.token, self.settings.encoding_aes_key, self.settings.app_id
-        )
-
-    def _fresh(self, timestamp: str) -> bool:
+    def _first_time(self, verified: Verified) -> Verdict | None:
+        """Claim the request's (timestamp, nonce); ``None`` when the cache cannot be reached
+        (refused then: without it a replay could not be told apart)."""
+        assert self.settings is not None and self.replays is not None
+        key = replay_key(f"wechat:{self.settings.app_id}", verified.timestamp, verified.nonce)
         try:
-            return abs(time.time() - int(timestamp)) <= REPLAY_WINDOW_S
-        except (TypeError, ValueError):
-            return False
+            return self.replays.claim(key, fingerprint(verified.xml),
+                                      int(verified.timestamp) + REPLAY_WINDOW_S + 1)
+        except Exception as exc:  # noqa: BLE001 - database or Redis unreachable
+            logger.error("WeChat replay cache unavailable (%s): request refused",
+                         type(exc).__name__)
+            return None
 
     def blueprint(self, on_new_message: Callable[[Any], Awaitable[Any]]) -> Blueprint:
         """``GET /`` health, ``GET /webhook`` verification, ``POST /webhook`` messages."""
@@ -248,61 +265,36 @@ class WeChatInput(ProviderChannel):
 
         @bp.get("/webhook")
         async def verify(request: Request) -> HTTPResponse:
-            if self.settings is None:
+            if self.verifier is None:
                 return text("WeChat channel not configured", status=503)
-            args = request.args
-            try:
-                check_signature(
-                    self.settings.token,
-                    args.get("signature", ""),
-                    args.get("timestamp", ""),
-                    args.get("nonce", ""),
-                )
-            except InvalidSignatureException:
+            if not self.verifier.url_check(request.args):
                 return text("invalid signature", status=403)
-            return text(args.get("echostr", ""))
+            return text(request.args.get("echostr", ""))
 
         @bp.post("/webhook")
         async def receive(request: Request) -> HTTPResponse:
-            if self.settings is None or self.runtime is None:
+            if self.verifier is None or self.runtime is None:
                 return text("WeChat channel not configured", status=503)
-            args = request.args
-            timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
             try:
-                check_signature(self.settings.token, args.get("signature", ""), timestamp, nonce)
-            except InvalidSignatureException:
-                return text("invalid signature", status=403)
-            if not self._fresh(timestamp):
-                return text("stale timestamp (possible replay)", status=403)
-            crypto = self._crypto()
-            encrypted = args.get("encrypt_type") == "aes"
-            body: bytes | str = request.body or b""
-            if not body:
-                return text("empty body", status=400)
-            if encrypted:
-                if crypto is None:
-                    return text("safe mode message but WECHAT_ENCODING_AES_KEY is not set", 400)
-                try:
-                    body = crypto.decrypt_message(
-                        body, args.get("msg_signature", ""), timestamp, nonce
-                    )
-                except InvalidSignatureException:
-                    return text("invalid msg_signature", status=403)
-                except Exception:  # malformed envelope, bad padding, wrong app id
-                    return text("malformed encrypted message", status=400)
+                verified = self.verifier.verify(request.args, request.body or b"")
+            except Refused as refusal:
+                return text(refusal.reason, status=refusal.status)
+            verdict = self._first_time(verified)
+            if verdict is None:
+                return text("temporarily unavailable", status=503)
+            if verdict is Verdict.CONFLICT:
+                return text("timestamp and nonce already used (replay refused)", status=403)
+            if verdict is Verdict.REPEAT:
+                return text("success")  # the same push again: answered once already
             try:
-                message = parse(body)
+                message = parse(verified.xml)
             except ValueError as exc:
                 return text(str(exc), status=400)
-            return await self._handle(message, crypto if encrypted else None, nonce, timestamp,
-                                      id(request))
+            return await self._handle(message, verified, id(request))
 
         return bp
 
-    async def _handle(
-        self, message: Any, crypto: WeChatCrypto | None, nonce: str, timestamp: str,
-        request_key: int,
-    ) -> HTTPResponse:
+    async def _handle(self, message: Any, verified: Verified, request_key: int) -> HTTPResponse:
         runtime = self.runtime
         assert runtime is not None and self.settings is not None
         info = describe(message)
@@ -333,6 +325,7 @@ class WeChatInput(ProviderChannel):
         if not reply:
             return text("success")
         xml = TextReply(content=reply, message=message).render()
-        if crypto is not None:
-            xml = crypto.encrypt_message(xml, nonce, timestamp)
+        if verified.encrypted:  # safe mode: the passive reply is encrypted too
+            assert self.verifier is not None
+            xml = self.verifier.encrypt_reply(xml, verified.nonce, verified.timestamp)
         return text(xml, content_type="application/xml")

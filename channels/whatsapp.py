@@ -29,6 +29,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
 from bot.outbound import Delivery
+from bot.web import client
 from channels.core.models import Contact, OutboundMessage
 from channels.core.runtime import ChannelRuntime, SendResult
 from channels.core.text import chars
@@ -51,7 +52,7 @@ def public_url(request: Request, settings: TwilioSettings) -> str:
     """
     base = settings.public_base_url
     if settings.trust_forwarded:
-        proto = request.headers.get("x-forwarded-proto", "https").split(",")[0].strip()
+        proto = client.scheme(request, trust_forwarded=True)  # the request's own when absent
         host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
         base = f"{proto}://{host.split(',')[0].strip()}"
     query = f"?{request.query_string}" if request.query_string else ""

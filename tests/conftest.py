@@ -41,6 +41,10 @@ class RunningAssistant:
     fake_twilio: str = ""
     fake_wechat: str = ""
     core_port: int = 0
+    # The core's secret for the action server (tests that call actions the way the core does).
+    action_token: str = ""
+    # Signs REST visitor tokens (SMO_REST_PUBLIC is on: tests/security play a website visitor).
+    rest_token_secret: str = ""
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -80,6 +84,8 @@ def assistant(
     twilio_port, wechat_port, core_port = free_port(), free_port(), free_port()
     token = secrets.token_hex(16)
     staff_token = secrets.token_hex(16)
+    action_token = secrets.token_urlsafe(32)
+    rest_token_secret = secrets.token_hex(32)
     log = home / "assistant.log"
     env = {
         **os.environ,
@@ -92,6 +98,7 @@ def assistant(
         "SMO_STAFF_API_TOKEN": staff_token,
         "SMO_OFFICE_HOURS": "Mon-Sun 00:00-23:59",
         "SMO_CORE_PORT": str(core_port),
+        "SMO_ACTION_TOKEN": action_token,
         "SMO_FAKE_TWILIO_PORT": str(twilio_port),
         "SMO_FAKE_WECHAT_PORT": str(wechat_port),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
@@ -100,6 +107,10 @@ def assistant(
         # Lets tests play a caller from elsewhere (X-Forwarded-For) against a loopback server,
         # as the product sees one behind its TLS proxy (tests/security).
         "TRUST_FORWARDED_HEADERS": "true",
+        # REST from elsewhere as for the website widget (visitor tokens); loopback callers, as
+        # every other test is, need none.
+        "SMO_REST_PUBLIC": "true",
+        "SMO_REST_TOKEN_SECRET": rest_token_secret,
     }
     for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_FROM",
                  "WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_TOKEN", "SMO_SANDBOX"):
@@ -118,6 +129,7 @@ def assistant(
         yield RunningAssistant(
             base, action_port, token, staff_token, var_dir, trained_model, log,
             f"http://127.0.0.1:{twilio_port}", f"http://127.0.0.1:{wechat_port}", core_port,
+            action_token, rest_token_secret=rest_token_secret,
         )
     finally:
         process.send_signal(signal.SIGINT)

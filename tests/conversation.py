@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from domain_texts import which
 
@@ -39,13 +45,51 @@ class Customer:
             return [m["text"] for m in json.loads(response.read())]
 
 
+_TOKENS: dict[tuple[str, str], str] = {}
+
+
+@contextmanager
+def product_database(var_dir: Path) -> Iterator[None]:
+    """Point this test process at the running product's database (the gateway and the tests
+    share the SQLite file) while the block runs."""
+    previous = os.environ.get("SMO_DATABASE_URL")
+    os.environ["SMO_DATABASE_URL"] = f"sqlite:///{var_dir / 'smo.db'}"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["SMO_DATABASE_URL"]
+        else:
+            os.environ["SMO_DATABASE_URL"] = previous
+
+
+def personal_token(var_dir: Path, user: str, role: str) -> str:
+    """A staff API token of its own for console user ``user`` (made, with the user, in the
+    running product's database the first time)."""
+    key = (str(var_dir), user)
+    if key not in _TOKENS:
+        from bot.console import tokens, users
+
+        with product_database(var_dir):
+            if user not in {name for name, _, _ in users.list_users()}:
+                users.add_user(user, role, secrets.token_urlsafe(18))
+            _TOKENS[key] = tokens.create(user, "end-to-end tests", created_by="tests")[1]
+    return _TOKENS[key]
+
+
 @dataclass
 class Staff:
-    """A nurse or case doctor using the staff API."""
+    """A nurse or case doctor using the staff API with their own token (:meth:`member`), or an
+    integration reading cases with the operator's read-only token (``Staff(url, token)``)."""
 
     base_url: str
     token: str
-    user: str = "nurse.chan"
+    user: str = ""  # sent as X-Staff-User when set: it must agree with a personal token
+
+    @classmethod
+    def member(cls, assistant: Any, user: str = "nurse.chan", role: str = "nurse") -> Staff:
+        """``user`` (a console account with ``role``) acting through their own token."""
+        return cls(assistant.base_url, personal_token(assistant.var_dir, user, role), user)
 
     def call(self, method: str, path: str, payload: dict | None = None) -> tuple[int, dict | list]:
         """One API call; (status, JSON body)."""
@@ -56,8 +100,8 @@ class Staff:
             method=method,
             headers={
                 "Authorization": f"Bearer {self.token}",
-                "X-Staff-User": self.user,
                 "Content-Type": "application/json",
+                **({"X-Staff-User": self.user} if self.user else {}),
             },
         )
         try:

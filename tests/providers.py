@@ -94,34 +94,43 @@ class WhatsAppUser:
 
 @dataclass
 class WeChatUser:
-    """A WeChat follower: signed (plain or AES) XML in; passive replies and custom messages out."""
+    """A WeChat follower: signed XML in (encrypted by default: the sandbox product is in safe
+    mode and, like one with a real AES key, refuses plain pushes); passive replies and custom
+    messages out."""
 
     base_url: str
     fake_url: str
-    safe_mode: bool = False
+    safe_mode: bool = True
     openid: str = field(default_factory=lambda: f"oTest{uuid.uuid4().hex[:20]}")
 
-    def post_xml(self, xml: str, *, signature: str | None = None, timestamp: int | None = None,
-                 tamper: bool = False) -> tuple[int, str]:
-        timestamp = timestamp or int(time.time())
-        nonce = signing.wechat_nonce()
-        params = {"timestamp": str(timestamp), "nonce": nonce, "openid": self.openid,
-                  "signature": signature or signing.wechat_signature(defaults.WECHAT_TOKEN,
-                                                                     timestamp, nonce)}
-        body = xml
-        if self.safe_mode:
-            body, msg_signature = signing.wechat_encrypt(
-                defaults.WECHAT_TOKEN, defaults.WECHAT_ENCODING_AES_KEY, defaults.WECHAT_APP_ID,
-                xml, nonce, timestamp)
-            params.update(encrypt_type="aes", msg_signature="0" * 40 if tamper else msg_signature)
-        url = f"{self.base_url}{WECHAT_PATH}?{urllib.parse.urlencode(params)}"
-        status, raw = http("POST", url, body.encode(), {"Content-Type": "application/xml"})
+    def request(self, xml: str, *, signature: str | None = None, timestamp: int | None = None,
+                nonce: str | None = None, tamper: bool = False) -> tuple[str, bytes]:
+        """(url, body) of one push of ``xml``, as WeChat would make it; ``signature`` replaces
+        the plain signature, ``tamper`` spoils ``msg_signature``."""
+        query, body = signing.wechat_push(
+            xml, safe_mode=self.safe_mode, token=defaults.WECHAT_TOKEN,
+            encoding_aes_key=defaults.WECHAT_ENCODING_AES_KEY, app_id=defaults.WECHAT_APP_ID,
+            timestamp=timestamp, nonce=nonce, openid=self.openid)
+        if signature is not None:
+            query["signature"] = signature
+        if tamper and self.safe_mode:
+            query["msg_signature"] = "0" * 40
+        return f"{self.base_url}{WECHAT_PATH}?{urllib.parse.urlencode(query)}", body.encode()
+
+    def post_xml(self, xml: str, **kwargs) -> tuple[int, str]:  # noqa: ANN003
+        """Push ``xml`` (see ``request``): (status, reply), a passive reply decrypted."""
+        url, body = self.request(xml, **kwargs)
+        status, raw = http("POST", url, body, {"Content-Type": "application/xml"})
+        return status, self.reply_text(status, raw)
+
+    def reply_text(self, status: int, raw: bytes) -> str:
+        """The webhook's answer as text, a safe-mode passive reply decrypted."""
         reply = raw.decode()
         if self.safe_mode and status == 200 and reply.startswith("<xml"):
             reply = signing.wechat_decrypt_reply(defaults.WECHAT_TOKEN,
                                                  defaults.WECHAT_ENCODING_AES_KEY,
                                                  defaults.WECHAT_APP_ID, reply)
-        return status, reply
+        return reply
 
     def send(self, text: str, msg_id: int | None = None, **kwargs) -> tuple[int, str]:  # noqa: ANN003
         xml = signing.wechat_text_xml(defaults.WECHAT_ORIGINAL_ID, self.openid, text,

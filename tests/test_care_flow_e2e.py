@@ -117,7 +117,7 @@ def test_eligible_case_reaches_the_case_doctor(assistant, language: str) -> None
     summary = customer.say("👀")  # not a yes or no: the summary is asked again
     assert "is surgery the best option" in summary[-1]
     assert customer.ask(t["yes"]) == ["utter_case_created", "utter_what_next"]
-    case = Staff(assistant.base_url, assistant.staff_token, "dr.lee").case_of(customer)
+    case = Staff.member(assistant, "dr.lee", "case_doctor").case_of(customer)
     assert case["queue"] == "case_doctor" and case["reason"] == "second_opinion"
     assert case["eligibility"]["reason"] == "eligible"
     assert case["screening"]["category"] == "eligible"
@@ -132,21 +132,29 @@ def test_consent_declined_collects_nothing(assistant, language: str) -> None:
     assert customer.ask(TEXT[language]["no"]) == ["utter_consent_declined"]
 
 
+# Failures also count per policy number, whoever makes them (tests/security/
+# test_security_verification.py): each language fails on a policy of its own, no other test
+# verifies, so the session's failures never lock a number another test needs.
+LOCKOUT = {"en": ("CI10000005", "08/08/1972"), "yue": ("CI10000006", "10/10/1988"),
+           "zh-Hans": ("CI10000012", "14/02/1983")}
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_uniform_failure_then_lockout(assistant, language: str) -> None:
+    number, born = LOCKOUT[language]
     customer = start(assistant.base_url, language)
     assert customer.ask(TEXT[language]["yes"]) == ["utter_ask_policy_number"]
     # wrong date for a real policy, then an unknown policy: the same message both times
-    assert customer.ask("CI10000001") == ["utter_ask_date_of_birth"]
+    assert customer.ask(number) == ["utter_ask_date_of_birth"]
     assert customer.ask("01/01/1990") == ["utter_verification_failed", "utter_ask_policy_number"]
     assert customer.ask("CI99999999") == ["utter_ask_date_of_birth"]
-    assert customer.ask("15/03/1980") == ["utter_verification_failed", "utter_ask_policy_number"]
-    assert customer.ask("CI10000001") == ["utter_ask_date_of_birth"]
+    assert customer.ask(born) == ["utter_verification_failed", "utter_ask_policy_number"]
+    assert customer.ask(number) == ["utter_ask_date_of_birth"]
     assert customer.ask("02/02/1990") == ["utter_verification_locked", "utter_offer_nurse_chat"]
     # even the right details are refused while the identity is locked
     assert customer.ask(TEXT[language]["request"]) == ["utter_ask_policy_number"]
-    assert customer.ask("CI10000001") == ["utter_ask_date_of_birth"]
-    assert customer.ask("15/03/1980") == ["utter_verification_locked", "utter_offer_nurse_chat"]
+    assert customer.ask(number) == ["utter_ask_date_of_birth"]
+    assert customer.ask(born) == ["utter_verification_locked", "utter_offer_nurse_chat"]
 
 
 @pytest.mark.parametrize(
@@ -158,7 +166,7 @@ def test_not_eligible_is_explained_with_next_step(assistant, language: str, poli
     customer = start(assistant.base_url, language)
     assert verify(customer, *policy) == [f"utter_not_eligible_{reason}", "utter_offer_nurse_chat"]
     assert customer.ask(TEXT[language]["yes"]) == ["utter_handoff_queued"]
-    case = Staff(assistant.base_url, assistant.staff_token).case_of(customer)
+    case = Staff.member(assistant).case_of(customer)
     assert case["queue"] == "nurse" and case["reason"] == "not_eligible"
     assert case["eligibility"]["reason"] == reason
 
@@ -188,7 +196,7 @@ def test_unclear_gets_one_question_then_a_nurse(assistant, language: str) -> Non
     assert customer.ask(t["done"]) == ["utter_ask_clarify"]
     assert customer.ask(t["vague2"]) == ["utter_ask_condition_done"]
     assert customer.ask(t["done"]) == ["utter_handoff_queued"]
-    case = Staff(assistant.base_url, assistant.staff_token).case_of(customer)
+    case = Staff.member(assistant).case_of(customer)
     assert case["queue"] == "nurse" and case["reason"] == "unclear"
 
 
@@ -200,7 +208,7 @@ def test_emergency_mid_form_is_answered_first(assistant, language: str) -> None:
         "utter_emergency",
         "utter_emergency_alerted",
     ]
-    case = Staff(assistant.base_url, assistant.staff_token).case_of(customer)
+    case = Staff.member(assistant).case_of(customer)
     assert case["priority"] == "urgent" and case["reason"] == "emergency"
     # the form was stopped: an ordinary question is answered normally
     assert customer.ask(TEXT[language]["after"]) == ["utter_languages"]
@@ -222,15 +230,16 @@ def test_returning_customer_is_not_asked_again(assistant, language: str) -> None
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_nurse_takes_over_and_hands_back(assistant, language: str) -> None:
     t = TEXT[language]
-    staff = Staff(assistant.base_url, assistant.staff_token, f"nurse.{language}")
-    other = Staff(assistant.base_url, assistant.staff_token, "nurse.other")
+    # each acts through a token of their own (console user names are lower case)
+    staff = Staff.member(assistant, f"nurse.{language.lower()}")
+    other = Staff.member(assistant, "nurse.other")
     customer = Customer(assistant.base_url, language)
     assert customer.ask(t["nurse"]) == ["utter_handoff_queued"]
     case = staff.case_of(customer)
     assert (case["queue"], case["status"], case["reason"]) == ("nurse", "queued", "request_human")
 
     status, claimed = staff.call("POST", f"/cases/{case['id']}/claim")
-    assert status == 200 and claimed["owner"] == f"nurse.{language}"
+    assert status == 200 and claimed["owner"] == staff.user
     status, refused = other.call("POST", f"/cases/{case['id']}/claim")
     assert status == 409 and "already claimed" in refused["error"]
 

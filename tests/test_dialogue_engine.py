@@ -197,7 +197,8 @@ def test_patched_dialogue_engine_matches_stock(assistant, trained_model: Path, t
     problems: list[str] = []
     _compare(counts, problems)
     endpoints = AvailableEndpoints(
-        action=EndpointConfig(url=f"http://127.0.0.1:{assistant.action_port}/webhook"),
+        action=EndpointConfig(url=f"http://127.0.0.1:{assistant.action_port}/webhook",
+                              headers={"X-SMO-Action-Token": assistant.action_token}),
         tracker_store=tracker_endpoint(f"sqlite:///{tmp_path / 'tracker.db'}", only_writer=True))
 
     async def run() -> list[int]:

@@ -74,9 +74,10 @@ def test_hotlines_and_emergency_numbers(language: str) -> None:
     start = text_of("utter_how_to_start", language)
     assert FACTS["hotlines"]["smo_hong_kong"] in start
     assert FACTS["hotlines"]["smo_mainland"] in start
-    emergency = text_of("utter_emergency", language)
-    assert FACTS["emergency"]["hong_kong"] in emergency
-    assert FACTS["emergency"]["mainland"] in emergency
+    for name in ("utter_emergency", "utter_emergency_check"):
+        emergency = text_of(name, language)
+        assert FACTS["emergency"]["hong_kong"] in emergency
+        assert FACTS["emergency"]["mainland"] in emergency
     assert FACTS["hotlines"]["customer_service"] in text_of("utter_out_of_scope", language)
 
 

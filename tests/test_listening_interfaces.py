@@ -51,3 +51,11 @@ def test_every_server_listens_on_loopback_only(assistant) -> None:
     for name, port in ports.items():
         addresses = listening_addresses(port)
         assert addresses == {"127.0.0.1"}, f"{name} on port {port} listens on {addresses}"
+
+
+def test_the_action_server_is_ours_behind_its_secret(assistant) -> None:
+    """Loopback is not enough on a shared host: the action server ``make run`` starts is the one
+    that demands the core's secret (bot/action_server.py), not the stock SDK's."""
+    processes = json.loads((assistant.var_dir / "processes.json").read_text(encoding="utf-8"))
+    command = Path(f"/proc/{processes['action server']}/cmdline").read_bytes().split(b"\0")
+    assert b"bot.action_server" in command

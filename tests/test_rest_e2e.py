@@ -7,6 +7,7 @@ import urllib.request
 import uuid
 
 import pytest
+from conversation import Customer
 from domain_texts import text_of
 
 pytestmark = pytest.mark.slow
@@ -84,7 +85,8 @@ def test_fallback_twice_offers_a_nurse(assistant) -> None:
 @pytest.mark.parametrize("sender", ["whatsapp:+85291234567", " WeChat:oUser123"])
 def test_rest_clients_cannot_speak_as_another_channels_customer(assistant, sender) -> None:
     """A REST client chooses its sender id: one naming a WhatsApp or WeChat conversation would
-    let it read, restart or act in that customer's chat. Refused before the core sees it."""
+    let it read, restart or act in that customer's chat. A sender id holds no ":" (REST
+    conversations are "rest:<sender>"), so such an id is refused before the core sees it."""
     import urllib.error
 
     request = urllib.request.Request(
@@ -94,16 +96,24 @@ def test_rest_clients_cannot_speak_as_another_channels_customer(assistant, sende
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=30)
     assert refused.value.code == 400
-    assert "belong to that channel" in refused.value.read().decode()
+    assert "sender must be" in json.loads(refused.value.read())["error"]
     assert say(assistant.base_url, f"rest-{uuid.uuid4().hex[:8]}", "hello")  # others still fine
 
 
-def test_foreign_sender_is_read_from_the_body_only_when_it_is_a_string() -> None:
-    from bot.web.core_proxy import foreign_sender
-
-    reserved = ("whatsapp:", "wechat:")
-    assert foreign_sender(b'{"sender": "whatsapp:+852"}', reserved) == "whatsapp:"
-    assert foreign_sender(b'{"sender": "my-whatsapp:1"}', reserved) is None
-    assert foreign_sender(b'{"sender": 5}', reserved) is None
-    assert foreign_sender(b"not json", reserved) is None
-    assert foreign_sender(b"[]", reserved) is None
+def test_a_button_is_chosen_by_its_number(assistant) -> None:
+    """On REST, as on WhatsApp, a button is chosen by its number (``make chat`` sends it as
+    typed): the server maps it to the option it offered last, and the transcript says so."""
+    customer = Customer(assistant.base_url, "en")
+    assert customer.ask("qwxz zzkv plorf") == ["utter_ask_rephrase"]
+    assert customer.ask("blorp snerk vvv") == ["utter_offer_nurse"]
+    assert customer.ask("1") == ["utter_handoff_queued"]  # 1. Talk to a nurse
+    request = urllib.request.Request(
+        f"{assistant.base_url}/conversations/rest:{customer.sender}/tracker",
+        headers={"Authorization": f"Bearer {assistant.api_token}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        events = json.loads(response.read())["events"]
+    chosen = [e for e in events if e["event"] == "user"][-1]
+    assert chosen["text"] == "/request_human"
+    assert chosen["input_channel"] == "rest"
+    assert {k: chosen["metadata"].get(k) for k in ("typed", "option")} == {
+        "typed": "1", "option": "Talk to a nurse"}

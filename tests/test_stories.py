@@ -14,8 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_story_tests_pass(assistant, tmp_path: Path) -> None:
     endpoints = tmp_path / "endpoints.yml"
-    endpoints.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{assistant.action_port}/webhook"\n',
+    endpoints.write_text(  # the action server answers only callers with the core's secret
+        f'action_endpoint:\n  url: "http://127.0.0.1:{assistant.action_port}/webhook"\n'
+        f'  headers:\n    X-SMO-Action-Token: "{assistant.action_token}"\n',
         encoding="utf-8",
     )
     out = tmp_path / "results"

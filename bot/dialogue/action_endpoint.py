@@ -6,7 +6,9 @@ every message (the reply language is decided there), so that handshake was measu
 a tenth of the core's time per message. This endpoint is the stock one in every respect (URL,
 headers, auth, token, timeouts, errors) except that the session is kept, per event loop, and
 reused: keep-alive on loopback. A call that meets a connection the server has closed meanwhile
-is made once more on a new one (stock would have opened a new one anyway).
+is made once more on a new one (stock would have opened a new one anyway). Every call carries the
+action server's secret (:meth:`PooledEndpointConfig.for_action_server`), as a header of the
+session and of each request.
 """
 
 from __future__ import annotations
@@ -41,6 +43,20 @@ class PooledEndpointConfig(EndpointConfig):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
+
+    @classmethod
+    def for_action_server(cls, url: str, token: str) -> PooledEndpointConfig:
+        """Our action server at ``url``: every call carries the secret it demands
+        (:mod:`bot.action_server`); it refuses anyone else, so a missing secret is an error
+        here, at start-up, rather than a 403 on every message."""
+        from bot.action_server import TOKEN_HEADER, TOKEN_VARIABLE
+        from bot.settings import SettingsError
+
+        if not token:
+            raise SettingsError(f"{TOKEN_VARIABLE} is not set: the core must send the action "
+                             "server's secret (`make run` generates one; when starting the "
+                             "processes yourself, give both the same value)")
+        return cls(url=url, headers={TOKEN_HEADER: token})
 
     def session(self) -> Any:  # stock returns a session that ``async with`` closes
         loop = asyncio.get_running_loop()

@@ -8,6 +8,7 @@ recorded), closing resumes it (``resume``) and the bot says so.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -17,7 +18,10 @@ from bot.cases import store
 from bot.cases.models import Case
 from bot.events import EventBus
 from bot.language import reply_script
+from bot.namespaces import WrongChannel, address_in
 from bot.outbound import Delivery, Outbound
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,10 @@ class Turn:
     text: str
     at: datetime
     author: str | None = None
+
+
+class DeliveryRefused(store.CaseError):
+    """The case's conversation is not its channel's: nothing is sent, nothing recorded."""
 
 
 def bot_event(text: str, **metadata: Any) -> dict[str, Any]:
@@ -46,9 +54,10 @@ class HandoffService:
     async def _say(self, case: Case, response: str, **values: Any) -> Delivery:
         """Send one of the domain's responses in the language the customer writes now (the
         conversation's ``language`` slot; the case's when the core cannot say), and record it."""
+        recipient = _recipient(case)
         text = responses.text(response, await self._language_now(case), **values)
         await self.core.append(case.conversation_id, [bot_event(text, response=response)])
-        return await self.outbound.deliver(case.channel, _recipient(case), text)
+        return await self.outbound.deliver(case.channel, recipient, text)
 
     async def _language_now(self, case: Case) -> str | None:
         try:
@@ -72,8 +81,9 @@ class HandoffService:
         case = store.get(case_id)
         if case.status != "claimed" or case.owner != user:
             raise store.CaseError(f"case {case.reference} is not claimed by {user}")
+        recipient = _recipient(case)  # before anything is recorded or sent
         await self.core.append(case.conversation_id, [bot_event(text, staff=user, case=case.id)])
-        delivery = await self.outbound.deliver(case.channel, _recipient(case), text)
+        delivery = await self.outbound.deliver(case.channel, recipient, text)
         store.record_reply(case_id, user, delivery=delivery.status)
         await self.bus.publish("case", {"id": case.id, "reply": delivery.status})
         return delivery
@@ -95,7 +105,11 @@ class HandoffService:
         """Close with an outcome, resume the bot, and let it say so."""
         case = store.close(case_id, user, outcome)
         await self.core.append(case.conversation_id, [{"event": "resume"}])
-        await self._say(case, "utter_handoff_closed")
+        try:
+            await self._say(case, "utter_handoff_closed")
+        except DeliveryRefused:  # closed all the same; nothing goes to an address not theirs
+            logger.warning("case %s closed without its closing notice: its conversation is "
+                           "not a %s conversation", case.reference, case.channel)
         await self.bus.publish("case", {"id": case.id, "status": "closed", "outcome": outcome})
         return case
 
@@ -128,8 +142,11 @@ def _as_typed(event: dict[str, Any], text: str) -> str:
 
 
 def _recipient(case: Case) -> str:
-    """The channel's own id for the customer (the conversation id without the channel prefix)."""
-    prefix = f"{case.channel}:"
-    if case.channel == "wechat" and case.conversation_id.startswith(prefix):
-        return case.conversation_id[len(prefix):]
-    return case.conversation_id
+    """The channel's own id for the customer, from the conversation id, which must be that
+    channel's (``wechat:<openid>`` for a WeChat case): a case whose conversation names another
+    channel, or none, is refused, so a reply only ever goes where the customer really wrote
+    from (a REST caller once opened a "wechat" case for a stranger's bare openid)."""
+    try:
+        return address_in(case.channel, case.conversation_id)
+    except WrongChannel as exc:
+        raise DeliveryRefused(f"case {case.reference}: {exc}; nothing was sent") from None

@@ -68,7 +68,13 @@ class Consent(Base):
 
 
 class VerificationAttempt(Base):
-    """One verification attempt, for the lockout (the identity only; never the data entered)."""
+    """One verification attempt, for the lockout: who tried, never the data entered.
+
+    ``policy_key`` and ``client_key`` are keyed hashes (:mod:`bot.policies.lockout`) of the
+    policy number tried and of the REST client, so failures are counted per number and per
+    client as well as per channel identity. A hash, not the number: the count needs equality
+    only, and for a number that does not exist the "number" is whatever an attacker typed.
+    """
 
     __tablename__ = "verification_attempts"
     id = Column(Integer, primary_key=True)
@@ -76,3 +82,31 @@ class VerificationAttempt(Base):
     external_id = Column(String(128), nullable=False, index=True)
     success = Column(Boolean, nullable=False)
     at = Column(DateTime, nullable=False)
+    policy_key = Column(String(64), nullable=True, index=True)
+    client_key = Column(String(64), nullable=True, index=True)
+
+
+class VerificationLock(Base):
+    """A lock on a policy number or a client, and how many times it has been locked in a row.
+
+    ``level`` grows with each lock-out that follows another within the memory period, and the
+    lock's length doubles with it (up to a cap): a brute force gets ever fewer guesses.
+    """
+
+    __tablename__ = "verification_locks"
+    __table_args__ = (UniqueConstraint("scope", "subject"),)
+    id = Column(Integer, primary_key=True)
+    scope = Column(String(16), nullable=False)  # "policy" or "client"
+    subject = Column(String(64), nullable=False)  # the keyed hash, as on the attempts
+    level = Column(Integer, nullable=False)
+    locked_until = Column(DateTime, nullable=False)
+
+
+class VerificationKey(Base):
+    """The random key of the hashes above: made once per database, so every instance and every
+    restart counts the same number under the same hash."""
+
+    __tablename__ = "verification_keys"
+    id = Column(Integer, primary_key=True)
+    secret = Column(String(64), nullable=False)
+    created_at = Column(DateTime, nullable=False)

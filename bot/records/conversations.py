@@ -16,6 +16,8 @@ from typing import TypeVar
 from channels.core.runtime import conversation_id
 
 PROVIDER_CHANNELS = ("whatsapp", "wechat")
+# Conversation namespaces an operator's bare id may belong to (REST: ``rest:<visitor>``).
+NAMESPACED_CHANNELS = (*PROVIDER_CHANNELS, "rest")
 CHUNK = 500  # keys per IN (...) clause: far below SQLite's and PostgreSQL's parameter limits
 
 T = TypeVar("T")
@@ -43,10 +45,10 @@ def candidates(channel_id: str) -> list[str]:
     """Conversation ids an operator's ``--channel-id`` may mean, most literal first.
 
     ``whatsapp:+85291234567`` is already one; ``+85291234567`` may be WhatsApp, an openid WeChat,
-    and anything may be a REST sender id as typed. The caller keeps only those holding data.
+    and anything may be a REST sender id (``rest:<id>``). The caller keeps only those holding data.
     """
     found = [channel_id]
-    for channel in PROVIDER_CHANNELS:
+    for channel in NAMESPACED_CHANNELS:
         conversation = conversation_id(channel, channel_id)
         if conversation not in found:
             found.append(conversation)

@@ -54,12 +54,14 @@ def current(connection: Connection) -> str | None:
 
 
 def ensure_database(url: str) -> None:
-    """Create a PostgreSQL database that does not exist yet. A SQLite file creates itself, but
-    not its folder: on a fresh checkout ``var/`` does not exist until this makes it."""
+    """Create a PostgreSQL database that does not exist yet. A SQLite file would create itself
+    (with the umask's mode), but not its folder: on a fresh checkout ``var/`` does not exist
+    until this makes it, private, and the file with it."""
     parsed = make_url(url)
     if parsed.drivername.startswith("sqlite"):
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        from bot.stores.files import private_sqlite
+
+        private_sqlite(url)  # made 0600 (folder 0700): it holds policies and consents
         return
     if not parsed.drivername.startswith("postgresql"):
         return

@@ -4,7 +4,9 @@
   for a liveness probe that must not kill a server that is still loading its model;
 - ``/ready``: the model answers and every store is reachable (product database, tracker store,
   Redis when shared), 503 naming what is not; what a load balancer should ask;
-- ``/metrics``: Prometheus.
+- ``/metrics``: Prometheus. Its counts (cases open per queue, SLA breaches, traffic) are the
+  operator's business: with ``SMO_METRICS_TOKEN`` set it needs ``Authorization: Bearer <token>``
+  (from anywhere, loopback included); without it, it answers callers on this machine only.
 
 On the core, "model" means its agent is loaded; on the gateway, that the core is ready (checked
 live, so a restarted core is noticed).
@@ -12,11 +14,20 @@ live, so a restarted core is noticed).
 
 from __future__ import annotations
 
+import hmac
 from functools import lru_cache
+from typing import Any
 
 from sanic import Blueprint, Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, json, raw
+
+from bot.web.client import is_local
+
+METRICS_TOKEN_SETTING = "SMO_METRICS_TOKEN"
+# Headers a proxy adds: a request carrying one came through a proxy, so from elsewhere, even when
+# the proxy runs on this machine and the socket says loopback.
+FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
 
 
 async def model_ready(app: Sanic) -> bool:
@@ -74,8 +85,40 @@ def stores_state() -> dict[str, str]:
     return {name: "reachable" if ok else "unreachable" for name, ok in state.items()}
 
 
-def ops_blueprint() -> Blueprint:
-    """``/health``, ``/ready`` and ``/metrics``."""
+def bearer_matches(authorization: str | None, token: str) -> bool:
+    """``Authorization: Bearer <token>``, compared in constant time."""
+    scheme, _, given = (authorization or "").strip().partition(" ")
+    return (bool(token) and scheme.lower() == "bearer"
+            and hmac.compare_digest(given.strip().encode(), token.encode()))
+
+
+def metrics_refusal(request: Any, token: str, trust_forwarded: bool) -> HTTPResponse | None:
+    """Why ``request`` may not read ``/metrics`` (a 401/403 response), or ``None``: it may.
+
+    With a token, only its bearer may (401 otherwise, wherever the caller is). Without one, only
+    a caller on this machine (a local scraper, an operator's ``curl``): not a request relayed by
+    a proxy on this machine whose headers are not trusted (it says it was forwarded); a caller
+    from elsewhere is told which setting lets a remote scraper in."""
+    if token:
+        if bearer_matches(request.headers.get("authorization"), token):
+            return None
+        return json({"error": "unauthorized", "detail": "Authorization: Bearer <token> needed"},
+                    status=401, headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+    relayed = not trust_forwarded and any(request.headers.get(h) for h in FORWARDING_HEADERS)
+    if is_local(request, trust_forwarded) and not relayed:
+        return None
+    return json({"error": "forbidden",
+                 "detail": f"/metrics answers this machine only; set {METRICS_TOKEN_SETTING} to "
+                           "let a scraper elsewhere read it with Authorization: Bearer <token>"},
+                status=403)
+
+
+def ops_blueprint(*, public: bool = True) -> Blueprint:
+    """``/health``, ``/ready`` and ``/metrics``.
+
+    ``public``: served on the gateway's port, where ``TRUST_FORWARDED_HEADERS`` says whether the
+    operator's proxy names the client; the core (``public=False``) listens on loopback with no
+    proxy in front, so it never believes those headers."""
     bp = Blueprint("ops")
 
     @bp.get("/health")
@@ -95,6 +138,12 @@ def ops_blueprint() -> Blueprint:
 
     @bp.get("/metrics")
     async def metrics(request: Request) -> HTTPResponse:
+        settings = getattr(request.app.ctx, "settings", None)
+        refused = metrics_refusal(
+            request, getattr(settings, "metrics_token", ""),
+            public and bool(getattr(settings, "trust_forwarded_headers", False)))
+        if refused is not None:
+            return refused
         from bot.metrics import exposition
 
         return raw(exposition(), content_type="text/plain; version=0.0.4")

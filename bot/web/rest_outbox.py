@@ -1,7 +1,10 @@
-"""``GET /webhooks/rest/outbox/<sender>?after=<id>``: staff replies waiting for a REST client.
+"""``GET /webhooks/rest/outbox/<sender>?after=<id>``: staff replies waiting for a REST visitor.
 
-Rasa's REST channel answers only in the HTTP response to the customer's own message, so a nurse's
-reply has nowhere to go; it waits here (``make chat`` polls it). WhatsApp and WeChat push instead.
+The REST channel answers only in the HTTP response to the visitor's own message, so a nurse's
+reply has nowhere to go; it waits here (``make chat`` and the widget poll it). WhatsApp and
+WeChat push instead. Nurse replies are health conversations: from elsewhere this needs the
+visitor's token and shows only that visitor's messages; on this machine it stays open
+(:mod:`bot.web.rest_access`).
 """
 
 from __future__ import annotations
@@ -9,6 +12,9 @@ from __future__ import annotations
 from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
+
+from bot.web.rest_access import Refused, caller_of
+from channels.rest.message import RestRequestError, check_sender
 
 
 def rest_outbox_blueprint() -> Blueprint:
@@ -18,7 +24,15 @@ def rest_outbox_blueprint() -> Blueprint:
     @bp.get("/webhooks/rest/outbox/<sender>")
     async def outbox(request: Request, sender: str) -> HTTPResponse:
         try:
+            caller = caller_of(request, request.app.ctx.settings)
+            check_sender(sender)
+            caller.may_speak_as(sender)
             after = int(request.args.get("after", "0"))
+        except Refused as refused:
+            return json({"error": refused.error}, status=refused.status,
+                        headers=refused.headers)
+        except RestRequestError as exc:
+            return json({"error": str(exc)}, status=400)
         except ValueError:
             return json({"error": "after must be a message id"}, status=400)
         return json(request.app.ctx.outbound.pull.fetch(sender, after))

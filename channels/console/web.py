@@ -4,14 +4,18 @@ Server-rendered (Jinja2 with autoescaping: customer text is always text), a stri
 Content-Security-Policy (no inline script), sessions in HttpOnly SameSite=Strict cookies, a CSRF
 token on every form, per-role queues (nurse → nurse queue, case doctor → case-doctor queue, admin →
 both), and every view, claim, reply, transfer and close in the audit log. Live updates arrive by
-server-sent events; the pages also work without JavaScript.
+server-sent events (:mod:`channels.console.live`); the pages also work without JavaScript.
+
+Sign-in checks the password on the hashing threads (:mod:`bot.console.hashing`), never on this
+event loop, with delays after failures per account and client address
+(:mod:`bot.console.throttle`). The session cookie is ``Secure`` and responses carry HSTS when the
+client reached us over https (through the operator's TLS proxy when forwarded headers are
+trusted). A page's address carries only notice *codes* (``data/console/notices.yml``): text from
+the address is never shown. Admins make and revoke staff members' API tokens on the users page.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -24,15 +28,20 @@ from sanic.response import HTTPResponse, ResponseStream, html, redirect, text
 
 from bot.cases import store
 from bot.cases.models import OUTCOMES
-from bot.console import users
+from bot.console import tokens, users
+from bot.console.hashing import GATE, Busy
 from bot.language import reply_script
 from bot.office_hours import OfficeHours
 from bot.paths import DATA_DIR
 from bot.privacy import mask_identifier
+from bot.web.client import client_address, scheme
 from bot.yamlfile import load_yaml
+from channels.console import live
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "smo_console"
+HSTS = "max-age=31536000; includeSubDomains"
+LOGIN_FAILED = "Invalid username or password (or too many attempts: wait a moment)."
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 _env = Environment(loader=FileSystemLoader(HERE / "templates"),
@@ -69,6 +78,22 @@ _env.filters["waited"] = waited
 def canned_replies() -> list[dict[str, str]]:
     """``data/console/canned_replies.yml``."""
     return load_yaml(DATA_DIR / "console" / "canned_replies.yml")
+
+
+@lru_cache(maxsize=1)
+def notices() -> dict[str, str]:
+    """``data/console/notices.yml``: notice code → wording."""
+    return {str(k): str(v) for k, v in load_yaml(DATA_DIR / "console" / "notices.yml").items()}
+
+
+def notice_text(code: str | None) -> str:
+    """The wording of a known notice code; anything else shows nothing (never the code)."""
+    return notices().get(code or "", "")
+
+
+def _trust_forwarded(request: Request) -> bool:
+    settings = getattr(request.app.ctx, "settings", None)
+    return bool(getattr(settings, "trust_forwarded_headers", False))
 
 
 def _secure(response: HTTPResponse) -> HTTPResponse:
@@ -108,10 +133,53 @@ def _case_for(account: users.Account, case_id: int) -> tuple[Any, HTTPResponse |
     return case, None
 
 
+def _case_context(account: users.Account, case: Any, transcript: list) -> dict[str, Any]:
+    script = reply_script(case.language)
+    return dict(
+        account=account, case=case, transcript=transcript, notes=store.notes(case.id),
+        canned=[{"key": c["key"], "text": c[script]} for c in canned_replies()],
+        outcomes=OUTCOMES, masked_conversation=mask_identifier(case.conversation_id),
+        masked_policy=mask_identifier(case.policy_number or "") if case.policy_number else "",
+        channel_note=f"sent through {case.channel}",
+    )
+
+
+def _login_page(status: int, retry_after: int = 0) -> HTTPResponse:
+    """The same words whatever failed (unknown name, wrong password, too many attempts)."""
+    response = _page("login.html", status=status, account=None, error=LOGIN_FAILED)
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _set_session_cookie(request: Request, response: HTTPResponse, token: str) -> None:
+    response.cookies[COOKIE] = token
+    cookie = response.cookies[COOKIE]
+    cookie["httponly"] = True
+    cookie["samesite"] = "Strict"
+    cookie["path"] = "/console"
+    cookie["secure"] = scheme(request, _trust_forwarded(request)) == "https"
+
+
+def _clear_session_cookie(request: Request, response: HTTPResponse) -> None:
+    """Expire the cookie where it was set (a deletion on another path would not)."""
+    _set_session_cookie(request, response, "")
+    response.cookies[COOKIE]["max-age"] = 0
+
+
+DELIVERY_NOTICES = {"template": "sent_template", "held": "held", "queued": "sent",
+                    "sent": "sent"}
+
+
 def console_blueprint() -> Blueprint:
     """All console routes under ``/console``."""
     bp = Blueprint("console", url_prefix="/console")
     bp.static("/static", str(HERE / "static"), name="console_static")
+
+    @bp.middleware("response")
+    async def strict_transport(request: Request, response: HTTPResponse) -> None:
+        if scheme(request, _trust_forwarded(request)) == "https":
+            response.headers["Strict-Transport-Security"] = HSTS
 
     @bp.get("/login")
     async def login_form(request: Request) -> HTTPResponse:
@@ -120,17 +188,22 @@ def console_blueprint() -> Blueprint:
     @bp.post("/login")
     async def login(request: Request) -> HTTPResponse:
         form = request.form
-        token = users.login(form.get("username", ""), form.get("password", ""))
-        if token is None:
-            return _page("login.html", status=401, account=None,
-                         error="Invalid username or password (or too many attempts).")
+        username = users.clean_username(form.get("username"))
+        address = client_address(request, _trust_forwarded(request))
+        # Told to wait: refused before the line for the hashing threads (two short reads), so
+        # a guesser who earned a delay takes no hashing turn from anyone.
+        wait = users.login_wait(username, users.client_key(address), datetime.utcnow())
+        if wait:
+            return _login_page(429, wait)
+        try:
+            outcome = await GATE.run((username, address), users.attempt_login, username,
+                                     form.get("password") or "", address)
+        except Busy as busy:
+            return _login_page(busy.status, busy.retry_after)
+        if outcome.token is None:
+            return _login_page(429 if outcome.retry_after else 401, outcome.retry_after)
         response = redirect("/console")
-        response.cookies[COOKIE] = token
-        cookie = response.cookies[COOKIE]
-        cookie["httponly"] = True
-        cookie["samesite"] = "Strict"
-        cookie["path"] = "/console"
-        cookie["secure"] = request.scheme == "https"
+        _set_session_cookie(request, response, outcome.token)
         return _secure(response)
 
     @bp.post("/logout")
@@ -139,7 +212,7 @@ def console_blueprint() -> Blueprint:
         if account and users.csrf_ok(account, request.form.get("csrf_token")):
             users.logout(request.cookies.get(COOKIE, ""))
         response = redirect("/console/login")
-        del response.cookies[COOKIE]
+        _clear_session_cookie(request, response)
         return _secure(response)
 
     @bp.get("/")
@@ -149,7 +222,7 @@ def console_blueprint() -> Blueprint:
             return redirect("/console/login")
         cases = store.open_cases(account.queues)
         return _page("queue.html", account=account, cases=cases, queues=account.queues,
-                     notice=request.args.get("notice"))
+                     notice=notice_text(request.args.get("notice")))
 
     @bp.get("/cases/<case_id:int>")
     async def case_page(request: Request, case_id: int) -> HTTPResponse:
@@ -161,15 +234,19 @@ def console_blueprint() -> Blueprint:
             return refusal
         store.audit(account.username, "view", case_id)
         transcript = await request.app.ctx.handoff.transcript(case)
-        script = reply_script(case.language)
-        canned = [{"key": c["key"], "text": c[script]} for c in canned_replies()]
-        return _page(
-            "case.html", account=account, case=case, transcript=transcript,
-            notes=store.notes(case_id), canned=canned, outcomes=OUTCOMES,
-            masked_conversation=mask_identifier(case.conversation_id),
-            masked_policy=mask_identifier(case.policy_number or "") if case.policy_number else "",
-            channel_note=f"sent through {case.channel}", notice=request.args.get("notice"),
-        )
+        return _page("case.html", notice=notice_text(request.args.get("notice")),
+                     **_case_context(account, case, transcript))
+
+    async def _case_error(request: Request, account: users.Account, case_id: int,
+                          message: str, status: int) -> HTTPResponse:
+        """The case page with what went wrong (our own words, escaped), not a redirect that
+        would carry them in the address."""
+        case, refusal = _case_for(account, case_id)
+        if refusal is not None:
+            return refusal
+        transcript = await request.app.ctx.handoff.transcript(case)
+        return _page("case.html", status=status, error=message,
+                     **_case_context(account, case, transcript))
 
     @bp.post("/cases/<case_id:int>/<action:str>")
     async def act(request: Request, case_id: int, action: str) -> HTTPResponse:
@@ -183,11 +260,10 @@ def console_blueprint() -> Blueprint:
             return refusal
         handoff = request.app.ctx.handoff
         form = request.form
-        notice = ""
         try:
             if action == "claim":
                 await handoff.claim(case_id, account.username)
-                notice = "Claimed: the bot is paused for this conversation."
+                notice = "claimed"
             elif action == "reply":
                 body = (form.get("text") or "").strip()
                 if not body and form.get("canned"):
@@ -195,34 +271,48 @@ def console_blueprint() -> Blueprint:
                     body = next((c[script] for c in canned_replies()
                                  if c["key"] == form.get("canned")), "")
                 delivery = await handoff.reply(case_id, account.username, body)
-                notice = {"template": "Sent as the approved WhatsApp template (24-hour window "
-                                      "closed).",
-                          "held": "WeChat window closed: held until the customer writes again.",
-                          "failed": f"Not sent: {delivery.detail}"}.get(delivery.status, "Sent.")
+                if delivery.status not in DELIVERY_NOTICES:
+                    return await _case_error(request, account, case_id,
+                                             f"Not sent: {delivery.detail}", 502)
+                notice = DELIVERY_NOTICES[delivery.status]
             elif action == "note":
                 await handoff.note(case_id, account.username, form.get("text") or "")
-                notice = "Note added."
+                notice = "noted"
             elif action == "transfer":
                 await handoff.transfer(case_id, account.username, form.get("queue") or "")
-                return redirect("/console?notice=Transferred.")
+                return redirect("/console?notice=transferred")
             elif action == "close":
                 await handoff.close(case_id, account.username, form.get("outcome") or "")
-                return redirect("/console?notice=Closed: the bot has resumed.")
+                return redirect("/console?notice=closed")
             else:
                 return _secure(text("unknown action", status=404))
         except store.CaseError as exc:
-            notice = str(exc)
+            return await _case_error(request, account, case_id, str(exc), 409)
         return redirect(f"/console/cases/{case_id}?notice={notice}")
+
+    def _admin(request: Request, form: bool) -> tuple[users.Account | None, HTTPResponse | None]:
+        """The signed-in admin, or the refusal (401, 403; a form also needs its CSRF token)."""
+        account = _account(request)
+        if account is None:
+            return None, (_secure(text("sign in first", status=401)) if form
+                          else redirect("/console/login"))
+        if account.role != "admin":
+            return None, _secure(text("admins only", status=403))
+        if form and not users.csrf_ok(account, request.form.get("csrf_token")):
+            return None, _secure(text("invalid or missing CSRF token", status=403))
+        return account, None
+
+    def _users_page(account: users.Account, status: int = 200, **context: Any) -> HTTPResponse:
+        return _page("users.html", status=status, account=account, people=users.list_users(),
+                     roles=users.ROLES, api_tokens=tokens.list_tokens(),
+                     token_days=tokens.DEFAULT_DAYS, **context)
 
     @bp.get("/users")
     async def user_list(request: Request) -> HTTPResponse:
-        account = _account(request)
-        if account is None:
-            return redirect("/console/login")
-        if account.role != "admin":
-            return _secure(text("admins only", status=403))
-        return _page("users.html", account=account, people=users.list_users(), roles=users.ROLES,
-                     notice=request.args.get("notice"))
+        account, refusal = _admin(request, form=False)
+        if refusal is not None:
+            return refusal
+        return _users_page(account, notice=notice_text(request.args.get("notice")))
 
     @bp.post("/users")
     async def user_add(request: Request) -> HTTPResponse:
@@ -233,60 +323,71 @@ def console_blueprint() -> Blueprint:
         return await _user_change(request, change, username)
 
     async def _user_change(request: Request, change: str, username: str) -> HTTPResponse:
-        account = _account(request)
-        if account is None:
-            return _secure(text("sign in first", status=401))
-        if account.role != "admin":
-            return _secure(text("admins only", status=403))
-        if not users.csrf_ok(account, request.form.get("csrf_token")):
-            return _secure(text("invalid or missing CSRF token", status=403))
+        account, refusal = _admin(request, form=True)
+        if refusal is not None:
+            return refusal
         form = request.form
         try:
             if change == "add":
-                users.add_user((form.get("username") or "").strip().lower(),
-                               form.get("role") or "", form.get("password") or "")
-                notice = "User added."
+                name = (form.get("username") or "").strip().lower()
+                # argon2 on the hashing threads, as for sign-in: never on this loop
+                await GATE.run(None, users.add_user, name, form.get("role") or "",
+                               form.get("password") or "")
+                notice = "user_added"
             elif change in ("disable", "enable") and username != account.username:
                 users.set_disabled(username, change == "disable")
-                notice = f"{username}: {change}d."
+                notice = f"user_{change}d"
             else:
                 return _secure(text("unknown change", status=404))
+        except Busy as busy:
+            response = _users_page(account, status=503, error="Busy: try again in a moment.")
+            response.headers["Retry-After"] = str(busy.retry_after)
+            return response
         except users.ConsoleError as exc:
-            notice = str(exc)
+            return _users_page(account, status=400, error=str(exc))
         store.audit(account.username, f"user_{change}", None, user=username or form.get("username"))
         return redirect(f"/console/users?notice={notice}")
 
+    @bp.post("/tokens")
+    async def token_create(request: Request) -> HTTPResponse:
+        account, refusal = _admin(request, form=True)
+        if refusal is not None:
+            return refusal
+        form = request.form
+        username = (form.get("username") or "").strip().lower()
+        try:
+            days = int(form.get("days") or tokens.DEFAULT_DAYS)
+            token_id, token = tokens.create(username, form.get("label") or "",
+                                            created_by=account.username, days=days)
+        except ValueError as exc:  # ConsoleError, or days not a number
+            message = str(exc) if isinstance(exc, users.ConsoleError) else "days: a number"
+            return _users_page(account, status=400, error=message)
+        store.audit(account.username, "token_create", None, user=username, token=token_id)
+        # Shown this once, in this response only (no-store): never in an address or a log.
+        return _users_page(account, new_token={"id": token_id, "user": username,
+                                               "value": token})
+
+    @bp.post("/tokens/<token_id:int>/revoke")
+    async def token_revoke(request: Request, token_id: int) -> HTTPResponse:
+        account, refusal = _admin(request, form=True)
+        if refusal is not None:
+            return refusal
+        try:
+            owner = tokens.revoke(token_id)
+        except users.ConsoleError as exc:
+            return _users_page(account, status=404, error=str(exc))
+        store.audit(account.username, "token_revoke", None, user=owner, token=token_id)
+        return redirect("/console/users?notice=token_revoked")
+
     @bp.get("/events")
     async def events(request: Request) -> HTTPResponse:
-        account = _account(request)
-        if account is None:
+        token = request.cookies.get(COOKIE)
+        if users.account(token) is None:
             return _secure(text("sign in first", status=401))
         bus = request.app.ctx.bus
 
         async def stream(response: ResponseStream) -> None:
-            queue = bus.subscribe()
-            seen = _snapshot(account)
-            try:
-                await response.write(": connected\n\n")
-                while True:
-                    try:
-                        topic, payload = await asyncio.wait_for(queue.get(), timeout=2)
-                    except asyncio.TimeoutError:
-                        # Cases are opened by the action server (another process): compare the
-                        # queue with what this page showed.
-                        now = _snapshot(account)
-                        if now != seen:
-                            seen = now
-                            await response.write('event: update\ndata: {"topic": "queue"}\n\n')
-                        else:
-                            await response.write(": keep-alive\n\n")
-                        continue
-                    data = json.dumps({"topic": topic, "case": payload.get("case") or
-                                       payload.get("id")})
-                    await response.write(f"event: update\ndata: {data}\n\n")
-            finally:
-                with contextlib.suppress(Exception):
-                    bus.unsubscribe(queue)
+            await live.stream(response.write, token, bus, _snapshot)
 
         return ResponseStream(stream, content_type="text/event-stream",
                               headers={"Cache-Control": "no-store"})

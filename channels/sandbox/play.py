@@ -2,7 +2,7 @@
 
     python -m channels.sandbox.play whatsapp [--as +85291234567] [--server http://127.0.0.1:5005]
         [--fake http://127.0.0.1:5101] [--public-base URL]
-    python -m channels.sandbox.play wechat [--as oSandboxUser1] [--safe-mode]
+    python -m channels.sandbox.play wechat [--as oSandboxUser1] [--plain]
         [--server http://127.0.0.1:5005] [--fake http://127.0.0.1:5102]
 
 Each line read from standard input is POSTed to the server as the provider would post it, signed
@@ -13,8 +13,10 @@ with the provider's algorithm:
   base is ``--public-base``, else ``PUBLIC_BASE_URL``, else ``--server``). A TwiML reply is
   printed.
 - WeChat: ``POST {server}/webhooks/wechat/webhook?signature=..&timestamp=..&nonce=..&openid=..``
-  with the message XML; with ``--safe-mode`` the body is encrypted and ``encrypt_type=aes`` and
-  ``msg_signature`` are added. A passive reply is printed (decrypted in safe mode).
+  in safe mode (the default, as ``make run``'s sandbox configures an AES key, and a product with
+  a key accepts nothing else): the body is encrypted and ``encrypt_type=aes`` and
+  ``msg_signature`` are added. ``--plain`` posts the message XML as is, for a product started
+  without ``WECHAT_ENCODING_AES_KEY``. A passive reply is printed (decrypted in safe mode).
 
 Meanwhile the fake provider (``--fake``) is polled for messages the assistant sent to this user,
 which are printed as they arrive, numbered options included. Credentials come from
@@ -38,7 +40,6 @@ import json
 import os
 import sys
 import threading
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
@@ -186,7 +187,7 @@ class WeChatPlayer:
     user: str = defaults.SANDBOX_WECHAT_USER
     server: str = f"http://127.0.0.1:{defaults.RASA_PORT}"
     fake: str = f"http://127.0.0.1:{defaults.FAKE_WECHAT_PORT}"
-    safe_mode: bool = False
+    safe_mode: bool = True
     token: str = field(default_factory=lambda: defaults.setting("WECHAT_TOKEN"))
     aes_key: str = field(default_factory=lambda: defaults.setting("WECHAT_ENCODING_AES_KEY"))
     app_id: str = field(default_factory=lambda: defaults.setting("WECHAT_APP_ID"))
@@ -223,21 +224,9 @@ class WeChatPlayer:
 
     def build(self, line: str) -> tuple[str, str, dict[str, str]]:
         """(url with query, body, headers) of the webhook call for one typed line."""
-        xml = self.message_xml(line)
-        timestamp = str(int(time.time()))
-        nonce = signing.wechat_nonce()
-        query = {
-            "signature": signing.wechat_signature(self.token, timestamp, nonce),
-            "timestamp": timestamp,
-            "nonce": nonce,
-            "openid": self.user,
-        }
-        body = xml
-        if self.safe_mode:
-            body, msg_signature = signing.wechat_encrypt(
-                self.token, self.aes_key, self.app_id, xml, nonce, timestamp
-            )
-            query.update(encrypt_type="aes", msg_signature=msg_signature)
+        query, body = signing.wechat_push(
+            self.message_xml(line), safe_mode=self.safe_mode, token=self.token,
+            encoding_aes_key=self.aes_key, app_id=self.app_id, openid=self.user)
         url = self.server.rstrip("/") + WECHAT_PATH + "?" + urlencode(query)
         return url, body, {"Content-Type": "text/xml"}
 
@@ -428,7 +417,11 @@ def main(argv: list[str] | None = None) -> None:
     wc.add_argument("--as", dest="user", default=defaults.SANDBOX_WECHAT_USER)
     wc.add_argument("--server", default=server)
     wc.add_argument("--fake", default=f"http://127.0.0.1:{defaults.FAKE_WECHAT_PORT}")
-    wc.add_argument("--safe-mode", action="store_true", help="encrypt as WeChat's safe mode does")
+    encryption = wc.add_mutually_exclusive_group()
+    encryption.add_argument("--safe-mode", dest="safe_mode", action="store_true", default=True,
+                            help="encrypt as WeChat's safe mode does (the default)")
+    encryption.add_argument("--plain", dest="safe_mode", action="store_false",
+                            help="plain XML, for a product without WECHAT_ENCODING_AES_KEY")
     for p in (wa, wc):
         p.add_argument("--poll", type=float, default=0.5, help="seconds between polls")
         p.add_argument("--linger", type=float, default=3.0,

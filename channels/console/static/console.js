@@ -29,5 +29,10 @@
       if (box && box.value) { return; }  // never lose what the nurse is typing
       window.location.reload();
     });
+    // The session ended (signed out elsewhere, expired, account disabled): back to sign-in.
+    source.addEventListener("signed-out", function () {
+      source.close();
+      window.location.assign("/console/login");
+    });
   }
 })();
