@@ -1,6 +1,8 @@
 """``action_emergency``: the emergency answer, from any state, and an urgent alert for the nurses.
 
-Predicted by ``EmergencyPolicy`` from the message's screening (never the intent classifier alone).
+Predicted by ``EmergencyPolicy`` from the message's screening (never the intent classifier alone),
+or after a "yes" to the screening's "is it happening now?" (the case's screening then says
+``confirmed_now``).
 Any running form is stopped: nobody should be asked for a policy number during an emergency.
 """
 
@@ -28,7 +30,9 @@ class ActionEmergency(Action):
     ) -> list[dict[str, Any]]:
         dispatcher.utter_message(response="utter_emergency")
         identity = identity_of(tracker)
-        screening = (tracker.latest_message or {}).get("screening") or {}
+        screening = dict((tracker.latest_message or {}).get("screening") or {})
+        if screening.get("category") != "emergency":  # a "yes" to "is it happening now?"
+            screening["confirmed_now"] = True
         store.open_case(
             conversation_id=tracker.sender_id,
             channel=identity.channel,

@@ -515,6 +515,8 @@ def test_as_dict_shape() -> None:
         "negated",
         "complication_of_chronic",
         "sections",
+        "acute_signs",
+        "ask_if_now",
     }
     assert data["category"] == "eligible" and data["language"] == "en"
 
@@ -588,3 +590,293 @@ def test_colloquial_and_regional_forms_are_known(text: str, section: str) -> Non
     assert {f.effective_section for f in findings} == {section}, [
         (f.term, f.section) for f in findings
     ]
+
+
+# ------------------------------------------------------------------------ issue 16: generalising
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # negation in all three languages, "no other …" included
+        ("My mum has breast cancer; she hasn't lost consciousness", "eligible"),
+        ("he hasn't had a seizure since 2019, the question is his brain tumour", "eligible"),
+        ("she has never fainted, the doctor found a lymphoma", "eligible"),
+        ("he no longer has chest pain, they want to replace a heart valve", "eligible"),
+        ("no other complications, just diabetes follow up", "chronic_management"),
+        ("糖尿病，冇其他併發症，想覆診", "chronic_management"),
+        ("高血压多年，没有其他并发症", "chronic_management"),
+        ("血壓高，冇再有其他併發症", "chronic_management"),
+        ("已经没有再出血了，想问子宫内膜癌的治疗方案", "eligible"),
+        ("无发烧，是甲状腺癌要不要开刀", "eligible"),
+        ("佢未有暈過，係腦膜瘤", "eligible"),
+        # … but "never … like this" is now
+        ("I've never had chest pain like this before", "emergency"),
+        ("從來冇試過咁心口痛", "emergency"),
+        # a common illness denied or set aside, then a serious one named
+        ("唔係感冒，係肺癌", "eligible"),
+        ("唔係感冒係肺癌", "eligible"),
+        ("不是感冒是肺癌", "eligible"),
+        ("以為係感冒，點知係血癌", "eligible"),
+        ("本来以为是感冒，结果是肺癌", "eligible"),
+        ("I thought it was just a cold but it turned out to be leukaemia", "eligible"),
+        ("it's not just a cold, it's lung cancer", "eligible"),
+        ("had the flu last month, now diagnosed with lymphoma", "eligible"),
+        # colloquial Cantonese bleeding that won't stop, and rashes
+        ("佢隻手流血流唔停", "emergency"),
+        ("個傷口止唔住血", "emergency"),
+        ("佢一直流血，點都止唔到", "emergency"),
+        ("阿爸流鼻血流咗成個鐘都止唔到", "emergency"),
+        ("手臂起咗好多紅點，好痕", "common_illness"),
+        ("成身出疹，好痕", "common_illness"),
+        ("皮膚起紅點", "common_illness"),
+        # Cantonese typed with 左 / 既 / 野
+        ("阿爸暈左", "emergency"),
+        ("佢冇左呼吸", "emergency"),
+    ],
+)
+def test_issue_16_phrasings(text: str, category: str) -> None:
+    result = screen(text)
+    assert result.category == category, result.as_dict()
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("triple-negative breast cancer", "breast cancer"),
+        ("small cell lung carcinoma", "carcinoma"),
+        ("my dad has a glioblastoma", "glioblastoma"),
+        ("cholangiocarcinoma, is surgery worth it", "cholangiocarcinoma"),
+        ("acute lymphoblastic leukemia", "leukemia"),
+        ("a benign tumour on her ovary that needs removing", "tumour"),
+        ("非小細胞肺癌", "肺癌"),
+        ("三陰性乳癌", "乳癌"),
+        ("膽管癌", "癌"),
+        ("確診膠質母細胞瘤", "瘤"),
+        ("卵巢有個良性瘤要切", "瘤"),
+    ],
+)
+def test_disease_families_and_sub_types_are_eligible(text: str, found: str) -> None:
+    result = screen(text)
+    assert result.category == "eligible", result.as_dict()
+    assert any(fold(found) in fold(term) for term in result.matched), result.matched
+
+
+def test_a_family_finding_carries_the_text_it_matched() -> None:
+    findings = find_terms("They found a Meningioma last week")
+    assert [(f.term, f.section) for f in findings] == [("Meningioma", "serious")]
+
+
+def test_names_that_only_look_like_a_family_are_not_conditions() -> None:
+    for text in ("I have a diploma in nursing", "the aroma of the soup", "防癌檢查幾錢"):
+        assert screen(text).category == "unclear", screen(text).as_dict()
+
+
+def test_an_emergency_is_never_set_aside() -> None:
+    for text in (
+        "I thought it was indigestion but now he can't breathe",
+        "以為係感冒，點知而家唞唔到氣",
+        "not just a cold, she collapsed",
+        "本来以为是胃痛，现在胸口剧痛",
+    ):
+        assert screen(text).category == "emergency", screen(text).as_dict()
+
+
+def test_the_longest_match_wins_between_a_term_and_a_family() -> None:
+    result = screen("my dad with lung cancer is coughing up big clots of blood")
+    assert result.category == "emergency"
+    assert not any(f.section == "common_illness" for f in result.findings)
+
+
+# ---------------------------------------------------------------------------- the second net
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "she's got blood in her urine",
+        "grandma is very pale and sweating, she's not herself",
+        "she hasn't lost consciousness",
+        "mum fell and hit her head on the table, she is bleeding",
+        "阿爺而家面色好差，出晒冷汗",
+        "BB而家好唔舒服",
+        "佢個頭流緊血",
+        "孩子现在脸色苍白，很不舒服",
+        "my son has a fever and his breathing sounds funny",
+    ],
+)
+def test_not_sure_with_signs_of_danger_asks_if_it_is_happening_now(text: str) -> None:
+    result = screen(text)
+    assert result.category != "emergency"
+    assert result.ask_if_now, result.as_dict()
+    assert result.as_dict()["ask_if_now"] is True and result.as_dict()["acute_signs"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I want to apply now",
+        "my policy number is CI10000001",
+        "what's the number for the hotline?",
+        "the insurance terms are confusing",
+        "my son has a fever and a cough",
+        "I have a blood test next week",
+        "血壓高，想轉藥",
+        "我有啲頭暈",
+        "阿媽膝頭好痛",
+        "my mum has breast cancer and the chest wall is involved",  # eligible: no net
+        "Lung cancer stage 3, bleeding from the biopsy site has stopped",
+        "I stroked the cat and went for a walk",
+    ],
+)
+def test_ordinary_messages_do_not_trip_the_second_net(text: str) -> None:
+    result = screen(text)
+    assert not result.ask_if_now, result.as_dict()
+
+
+def test_an_emergency_is_answered_not_asked_about() -> None:
+    result = screen("my dad is not breathing")
+    assert result.category == "emergency" and not result.ask_if_now
+
+
+def test_distress_counts_only_with_a_person_or_a_time() -> None:
+    assert not screen("very pale and sweating").ask_if_now
+    assert screen("my baby is very pale and sweating").ask_if_now
+    assert screen("very pale and sweating right now").ask_if_now
+
+
+def test_every_lexicon_has_acute_cues_and_families_compile() -> None:
+    for lang in LEXICON_LANGUAGES:
+        acute = _lexicon(lang)["acute"]
+        assert acute["danger"] and acute["person"] and acute["now"], lang
+    raw = _lexicon("yue")
+    assert raw["families"]["serious"] and raw["families"]["emergency"]
+    assert _lexicon("en")["families"]["serious"]
+
+
+def test_a_broken_family_names_its_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    import bot.screening as screening
+    from bot.yamlfile import DataFileError
+
+    folder = tmp_path / "screening"
+    shutil.copytree(DATA_DIR / "screening", folder)
+    en = folder / "en.yml"
+    en.write_text(
+        en.read_text(encoding="utf-8").replace("families:\n", "families:\n  nonsense: ['x']\n", 1),
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(screening, "DATA_DIR", tmp_path)
+    screening._load.cache_clear()
+    try:
+        with pytest.raises(DataFileError, match="en.yml.*nonsense"):
+            screening.screen("anything")
+    finally:
+        monkeypatch.undo()
+        screening._load.cache_clear()
+    assert screening.screen("lung cancer").category == "eligible"
+
+
+# ---------------------------------------------------------------------------- make eval's part
+
+
+def _eval_set(folder: Path, rows: dict[str, list[dict]]) -> Path:
+    import yaml
+
+    folder.mkdir()
+    for name, items in rows.items():
+        (folder / f"{name}.yml").write_text(yaml.safe_dump(items, allow_unicode=True), "utf-8")
+    return folder
+
+
+def test_screening_eval_scores_splits_apart_and_lists_dev_misses_only(tmp_path: Path) -> None:
+    from bot import screening_eval
+
+    folder = _eval_set(tmp_path / "set", {
+        "en": [
+            {"text": "dad collapsed and is not breathing", "category": "emergency", "lang": "en",
+             "split": "dev"},
+            {"text": "she has a rash", "category": "eligible", "lang": "en", "split": "dev",
+             "note": "wrong on purpose"},
+            {"text": "my wife's lips look a bit grey and she's sweating right now",
+             "category": "emergency", "lang": "en", "split": "heldout"},
+            {"text": "lung cancer, second opinion on chemo", "category": "eligible", "lang": "en",
+             "split": "heldout"},
+        ],
+    })
+    cases = screening_eval.load_cases(folder)
+    report = screening_eval.evaluate(cases)
+    dev, heldout = report["splits"]["dev"], report["splits"]["heldout"]
+    assert dev["overall"]["n"] == 2 and dev["overall"]["accuracy"] == 0.5
+    assert [m["text"] for m in dev["misses"]] == ["she has a rash"]
+    assert "misses" not in heldout  # held-out lines are figures, never texts
+    assert heldout["overall"]["n"] == 2
+    assert heldout["categories"]["emergency"]["n"] == 1
+    table = screening_eval.format_report(report)
+    assert "she has a rash" in table and "grey" not in table
+
+
+def test_screening_eval_counts_the_second_net_as_recall_but_not_as_accuracy() -> None:
+    from bot import screening_eval
+
+    case = screening_eval.Case("x", "emergency", "en", "dev", "en")
+
+    def netted(_: str) -> Screening:
+        return Screening("unclear", "en", (), False, ("blood",))
+
+    scores = screening_eval.evaluate([case], netted)["splits"]["dev"]["overall"]
+    assert scores["recall"] == 1.0 and scores["strict_recall"] == 0.0 and scores["accuracy"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"text": "x", "category": "emergency", "lang": "en"},  # no split
+        {"text": "x", "category": "urgent", "lang": "en", "split": "dev"},
+        {"text": "x", "category": "emergency", "lang": "fr", "split": "dev"},
+        {"text": "x", "category": "emergency", "lang": "en", "split": "test"},
+        {"text": "x", "category": "emergency", "lang": "en", "split": "dev", "extra": 1},
+    ],
+)
+def test_a_malformed_eval_set_is_refused_by_name(tmp_path: Path, row: dict) -> None:
+    from bot import screening_eval
+    from bot.yamlfile import DataFileError
+
+    folder = _eval_set(tmp_path / "set", {"en": [row]})
+    with pytest.raises(DataFileError, match="en.yml line 1"):
+        screening_eval.load_cases(folder)
+
+
+def test_make_eval_exit_code_only_for_a_malformed_screening_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot import evaluate, screening_eval
+
+    good = _eval_set(tmp_path / "good", {"en": [
+        {"text": "she has a rash", "category": "eligible", "lang": "en", "split": "heldout"},
+    ]})
+    monkeypatch.setattr(screening_eval, "EVAL_DIR", good)
+    monkeypatch.setattr(screening_eval, "RESULTS", tmp_path / "out.json")
+    assert evaluate.main(["--screening-only"]) == 0  # a missed goal is reported, not failed
+    assert (tmp_path / "out.json").exists()
+    bad = _eval_set(tmp_path / "bad", {"en": [{"text": "x"}]})
+    monkeypatch.setattr(screening_eval, "EVAL_DIR", bad)
+    assert evaluate.main(["--screening-only"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("my son has a cough", "common_illness"),
+        ("I keep getting headaches", "common_illness"),
+        ("headaches for months, the MRI found a meningioma", "eligible"),
+        ("咳咗三個月，照CT見到肺有陰影", "eligible"),
+        ("我成日胃痛 照咗胃鏡話有腫瘤", "eligible"),
+        ("高血壓，最近有啲咳", "chronic_management"),
+        # an illness, not a symptom: the priority holds
+        ("she has breast cancer and has caught the flu", "common_illness"),
+    ],
+)
+def test_an_everyday_symptom_yields_to_a_serious_finding(text: str, category: str) -> None:
+    assert screen(text).category == category, screen(text).as_dict()

@@ -1,9 +1,15 @@
-"""The emergency guard for conversations a nurse holds.
+"""The emergency guard: conversations a nurse holds, and the screening's second net.
 
 A paused conversation runs no dialogue policy, so ``EmergencyPolicy`` cannot answer there. Every
 incoming message passes this guard first: if a human holds the conversation and the message
 screens as an emergency, the customer gets the emergency answer at once (before the nurse has even
 read it) and an urgent alert is raised. The message then goes to Rasa as usual, which records it.
+
+The second net (``Screening.ask_if_now``: the screening is not sure, yet the message carries signs
+of acute danger) is answered here for every conversation, held or not: right after the assistant's
+own reply (so a form goes on and a question is still answered), the customer is asked whether it is
+happening now, with 999 / 120 in the same message (``utter_emergency_check``). A "yes" to it is
+answered as an emergency by ``EmergencyPolicy``. It is not asked twice in a row.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from bot import responses
 from bot.cases import store
 from bot.events import EventBus
 from bot.language import decide, detect
+from bot.nlu.emergency_policy import CHECK, asked_since_last_message
 from bot.screening import screen
 
 logger = logging.getLogger(__name__)
@@ -43,6 +50,11 @@ def install(agent: Agent, bus: EventBus) -> None:
                     BotUttered(answer, metadata={"response": "utter_emergency", "guard": True})
                 )
                 await agent.processor.save_tracker(tracker)
+        else:
+            try:
+                await _ask_if_happening_now(agent, message)
+            except Exception:  # the message itself was processed; say so in the log
+                logger.exception("emergency check failed; the message was processed")
         return result
 
     agent.handle_message = guarded  # type: ignore[method-assign]
@@ -78,4 +90,25 @@ async def _answer_emergency_if_held(
         screening=screening.as_dict(),
     )
     await bus.publish("alert", {"case": held.id, "kind": "emergency"})
+    return answer
+
+
+async def _ask_if_happening_now(agent: Agent, message: UserMessage) -> str | None:
+    """The second net: ask whether it is happening now (999 / 120 in the same message) when the
+    screening is not sure and the message shows signs of acute danger; return what was sent."""
+    text = message.text or ""
+    if not text or text.startswith("/"):  # a button's payload describes nothing
+        return None
+    if not screen(text).ask_if_now:
+        return None
+    async with agent.lock_store.lock(message.sender_id):
+        tracker = await agent.processor.get_tracker(message.sender_id)
+        if asked_since_last_message(tracker.events):
+            return None  # asked in the previous turn: not twice in a row
+        held = store.active_case_for(message.sender_id)
+        language = held.language if held is not None else tracker.get_slot("language")
+        answer = responses.text(CHECK, language or decide(None, detect(text)))
+        await message.output_channel.send_text_message(message.sender_id, answer)
+        tracker.update(BotUttered(answer, metadata={"response": CHECK, "guard": True}))
+        await agent.processor.save_tracker(tracker)
     return answer

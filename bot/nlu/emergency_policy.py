@@ -5,6 +5,10 @@ policy predicts ``action_emergency`` with a priority above the rule policy, so i
 rules and stories alike. It reads the screening, not the intent, so it never depends on the
 classifier. (A conversation a nurse holds is paused and runs no policy at all: the public server's
 emergency guard answers those.)
+
+The same holds for a "yes" to the screening's second net: when the bot's previous turn asked
+whether it is happening now (``utter_emergency_check``, sent by ``bot.handoff.guard``), an
+affirmation is an emergency.
 """
 
 from __future__ import annotations
@@ -23,11 +27,33 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 ACTION_EMERGENCY = "action_emergency"
 EMERGENCY_PRIORITY = 7  # RulePolicy is 6
+CHECK = "utter_emergency_check"  # "is it happening now? if so call 999 / 120 at once"
+YES_INTENTS = ("affirm",)
 
 
 def is_emergency(parse_data: dict[str, Any] | None) -> bool:
     """True when the message's screening says emergency."""
     return ((parse_data or {}).get("screening") or {}).get("category") == "emergency"
+
+
+def asked_since_last_message(events: Any) -> bool:
+    """True when the bot's turn before the latest customer message asked the emergency check."""
+    users = 0
+    for event in reversed(list(events)):
+        kind = getattr(event, "type_name", None)
+        if kind == "user":
+            users += 1
+            if users == 2:
+                return False
+        elif kind == "bot" and users == 1 and (event.metadata or {}).get("response") == CHECK:
+            return True
+    return False
+
+
+def confirms_check(tracker: DialogueStateTracker) -> bool:
+    """A "yes" to "is it happening now?" asked in the bot's previous turn."""
+    intent = ((tracker.latest_message.intent if tracker.latest_message else None) or {}).get("name")
+    return intent in YES_INTENTS and asked_since_last_message(tracker.events)
 
 
 @DefaultV1Recipe.register(
@@ -78,7 +104,7 @@ class EmergencyPolicy(Policy):
         if (
             latest_action in (ACTION_LISTEN_NAME, "action_extract_slots")
             and tracker.latest_message is not None
-            and is_emergency(tracker.latest_message.parse_data)
+            and (is_emergency(tracker.latest_message.parse_data) or confirms_check(tracker))
             and ACTION_EMERGENCY in domain.action_names_or_texts
         ):
             probabilities[domain.index_for_action(ACTION_EMERGENCY)] = 1.0
