@@ -43,6 +43,7 @@ from wechatpy.replies import TextReply
 from bot.outbound import Delivery
 from channels.core.kv import shared_storage
 from channels.core.models import Contact, OutboundMessage
+from channels.core.openings import clickable
 from channels.core.replay import (
     ReplayCache,
     Verdict,
@@ -51,7 +52,7 @@ from channels.core.replay import (
     replay_key,
 )
 from channels.core.runtime import ChannelRuntime, SendResult
-from channels.core.text import utf8_bytes
+from channels.core.text import offered, utf8_bytes
 from channels.provider import ProviderChannel
 from channels.settings import WeChatSettings, load_wechat
 from channels.wechat_auth import REPLAY_WINDOW_S, Refused, Verified, WeChatVerifier
@@ -62,6 +63,9 @@ TEXT_LIMIT = 2048  # bytes, for passive replies and customer-service text messag
 HOLD_ERRCODES = {45015, 45047}  # outside the 48-hour window / over the per-message quota
 TOKEN_ERRCODES = {40001, 40014, 42001}  # invalid or expired access_token: refresh once
 API_TIMEOUT_S = 10
+MENU_MAX = 10  # msgmenu: at most 10 options, each up to 128 bytes, head and tail 1024 bytes
+MENU_ITEM_BYTES = 128
+MENU_TEXT_BYTES = 1024
 
 
 class ConfiguredClient(WeChatClient):
@@ -105,7 +109,10 @@ def describe(message: Any) -> dict[str, Any]:
         event = getattr(message, "event", kind)
         provider_id = f"{message.source}:{create_time}:{event}"
     if kind == "text":
-        return {"id": provider_id, "kind": "text", "text": message.content or "", "payload": {}}
+        # A tap on a msgmenu option: the option's text, and its id in ``bizmsgmenuid``.
+        choice = str(getattr(message, "_data", {}).get("bizmsgmenuid") or "").strip()
+        return {"id": provider_id, "kind": "text", "text": message.content or "",
+                "payload": {"choice": choice[:64]} if choice else {}}
     if kind == "voice":
         recognition = (getattr(message, "recognition", "") or "").strip()
         if recognition:
@@ -141,13 +148,34 @@ def describe(message: Any) -> dict[str, Any]:
             },
         }
     if kind == "event":
-        return {
-            "id": provider_id,
-            "kind": "event",
-            "text": "",
-            "payload": {"event": getattr(message, "event", "")},
-        }
+        payload = {"event": getattr(message, "event", "")}
+        if getattr(message, "key", None):  # a menu click's EventKey
+            payload["key"] = str(message.key)[:128]
+        return {"id": provider_id, "kind": "event", "text": "", "payload": payload}
     return {"id": provider_id, "kind": "unsupported", "text": "", "payload": {"type": kind}}
+
+
+def msgmenu(fallback: str) -> dict[str, Any] | None:
+    """A customer-service menu message for a numbered offer (None: send the text). It reads as
+    the numbered text does (the text, the numbered options, the reply hint), each option line
+    now a tap; ids are the options' numbers. Typing the number keeps working."""
+    offer = offered(fallback)
+    if offer is None or len(offer.titles) > MENU_MAX:
+        return None
+    lines = [f"{n}. {title}" for n, title in enumerate(offer.titles, 1)]
+    if any(utf8_bytes(line) > MENU_ITEM_BYTES for line in lines):
+        return None
+    if utf8_bytes(offer.body) > MENU_TEXT_BYTES:
+        return None
+    return {"head_content": offer.body,
+            "list": [{"id": str(n), "content": line} for n, line in enumerate(lines, 1)],
+            "tail_content": offer.hint}
+
+
+def _refuses_menu(errcode: int | None) -> bool:
+    """A refusal of the menu itself (not of every message): sent as numbered text instead."""
+    retryable = errcode in (-1, 45009) or (errcode or 0) < 0
+    return not retryable and errcode not in TOKEN_ERRCODES
 
 
 class WeChatAdapter:
@@ -155,6 +183,7 @@ class WeChatAdapter:
 
     name = "wechat"
     limit = TEXT_LIMIT
+    offers_choices = True  # offers sent through the API go out as a msgmenu
 
     def __init__(self, settings: WeChatSettings, runtime: ChannelRuntime) -> None:
         self.settings = settings
@@ -169,7 +198,17 @@ class WeChatAdapter:
 
     async def send(self, row: OutboundMessage) -> SendResult:
         loop = asyncio.get_running_loop()
+        menu = msgmenu(row.text) if row.kind == "choices" else None
         try:  # wechatpy is synchronous: never block the event loop with it
+            if menu is not None:
+                try:
+                    await loop.run_in_executor(None, self._send_with_one_refresh, row.recipient,
+                                               row.text, menu)
+                    return SendResult("sent")
+                except WeChatClientException as exc:
+                    if exc.errcode in HOLD_ERRCODES or not _refuses_menu(exc.errcode):
+                        raise
+                    logger.warning("offer sent as numbered text: wechat %s", exc.errcode)
             await loop.run_in_executor(None, self._send_with_one_refresh, row.recipient, row.text)
         except WeChatClientException as exc:
             if exc.errcode in HOLD_ERRCODES:
@@ -180,15 +219,23 @@ class WeChatAdapter:
             return SendResult("retry", error=f"network: {type(exc).__name__}")
         return SendResult("sent")
 
-    def _send_with_one_refresh(self, recipient: str, content: str) -> None:
-        """Send; on an invalid or expired token (40001/40014/42001) refresh once and resend."""
+    def _send_with_one_refresh(self, recipient: str, content: str,
+                               menu: dict[str, Any] | None = None) -> None:
+        """Send (the text, or the menu when given); on an invalid or expired token
+        (40001/40014/42001) refresh once and resend."""
+        def send() -> None:
+            if menu is not None:
+                self.client.message.send_msg_menu(recipient, menu)
+            else:
+                self.client.message.send_text(recipient, content)
+
         try:
-            self.client.message.send_text(recipient, content)
+            send()
         except WeChatClientException as exc:
             if exc.errcode not in TOKEN_ERRCODES:
                 raise
             self.client.fetch_access_token()
-            self.client.message.send_text(recipient, content)
+            send()
 
     async def reconcile(self, row: OutboundMessage) -> str | None:
         """WeChat offers no way to ask; a row caught mid-send is sent again."""
@@ -302,10 +349,15 @@ class WeChatInput(ProviderChannel):
         if event == "unsubscribe":
             runtime.set_subscribed(self.name(), message.source, False)
             return text("success")
+        menu_click = event == "click" and clickable(info["payload"].get("key"))
         if event == "subscribe":
             runtime.set_subscribed(self.name(), message.source, True)
+        elif menu_click:  # "Health Office": the greeting and its choices, as a msgmenu
+            runtime.accept(self.name(), info["id"], message.source, info["kind"], "",
+                           info["payload"])
+            return text("success")
         elif info["kind"] in ("event", "unsupported"):
-            return text("success")  # menu clicks, views and the like need no answer
+            return text("success")  # other clicks, views and the like need no answer
         inbound_id, is_new = runtime.accept(
             self.name(), info["id"], message.source, info["kind"], info["text"],
             info["payload"], want_reply=True,

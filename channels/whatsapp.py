@@ -6,7 +6,9 @@ retries are deduplicated by ``MessageSid``, the message is stored durably and th
 an empty TwiML at once while the conversation runs in the background (``channels.core.runtime``),
 replies go out through the async REST client with retries, text starting with ``/`` stays text,
 media are acknowledged and kept on the case, and after the 24-hour customer-service window a
-nurse's reply goes out as the approved template (``TWILIO_TEMPLATE_CONTENT_SID``).
+nurse's reply goes out as the approved template (``TWILIO_TEMPLATE_CONTENT_SID``). Offers go out
+as quick replies or a list (``channels/twilio_content.py``), the numbered text when that fails;
+a tap (``ButtonPayload``, ``ButtonText``) chooses the option it shows.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -32,9 +35,16 @@ from bot.outbound import Delivery
 from bot.web import client
 from channels.core.models import Contact, OutboundMessage
 from channels.core.runtime import ChannelRuntime, SendResult
-from channels.core.text import chars
+from channels.core.text import chars, offered
 from channels.provider import ProviderChannel
 from channels.settings import TwilioSettings, load_twilio
+from channels.twilio_content import (
+    ContentCache,
+    ContentRefused,
+    content_key,
+    content_types,
+    create_content,
+)
 
 logger = logging.getLogger(__name__)
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -100,16 +110,36 @@ def parse_inbound(form: Any) -> dict[str, Any]:
     ]
     latitude, longitude = form.get("Latitude"), form.get("Longitude")
     kind = "media" if media else "location" if latitude and longitude else "text"
-    return {
-        "sid": sid,
-        "sender": sender,
-        "text": form.get("Body") or "",
-        "kind": kind,
-        "payload": {
-            "media": media,
-            "location": [latitude, longitude] if kind == "location" else None,
-        },
+    payload: dict[str, Any] = {
+        "media": media,
+        "location": [latitude, longitude] if kind == "location" else None,
     }
+    text_ = form.get("Body") or ""
+    # A tapped quick reply (ButtonPayload, ButtonText) or list item (ListId, ListTitle): the
+    # option's id, and the title it showed.
+    choice = (form.get("ButtonPayload") or form.get("ListId") or "").strip()
+    if kind == "text" and choice:
+        payload["choice"] = choice[:200]
+        text_ = form.get("ButtonText") or form.get("ListTitle") or text_
+    return {"sid": sid, "sender": sender, "text": text_, "kind": kind, "payload": payload}
+
+
+@lru_cache(maxsize=512)
+def _prepared(text_: str) -> tuple[str, str, dict[str, Any]] | None:
+    """(content key, script, content types) of a numbered offer, worked out once per text (the
+    same offers recur); None when it cannot go as buttons."""
+    offer = offered(text_)
+    types = content_types(offer, text_) if offer else None
+    if offer is None or types is None:
+        return None
+    return content_key(types), offer.script, types
+
+
+def _failure(exc: TwilioRestException) -> SendResult:
+    """A refused send: retried on 429 and 5xx, failed otherwise."""
+    retryable = exc.status == 429 or exc.status >= 500
+    return SendResult("retry" if retryable else "failed",
+                      error=f"twilio {exc.status} {exc.code or ''}".strip())
 
 
 class TwilioAdapter:
@@ -117,11 +147,13 @@ class TwilioAdapter:
 
     name = "whatsapp"
     limit = BODY_LIMIT
+    offers_choices = True  # offers go out as quick replies or a list (channels/twilio_content.py)
 
     def __init__(self, settings: TwilioSettings, runtime: ChannelRuntime) -> None:
         self.settings = settings
         self.runtime = runtime
         self._client: Any = None
+        self.contents = ContentCache(settings.account_sid)
 
     def measure(self, value: str) -> int:
         return chars(value)
@@ -155,19 +187,50 @@ class TwilioAdapter:
                 content_sid=self.settings.template_content_sid,
                 content_variables=json.dumps({"1": row.text}, ensure_ascii=False),
             )
+        elif row.kind == "choices":
+            tapped = await self._send_choices(row, kwargs)
+            if tapped is not None:
+                return tapped
+            kwargs["body"] = row.text  # the numbered text: buttons refused or not possible
         else:
             kwargs["body"] = row.text
+        return await self._create(kwargs)
+
+    async def _create(self, kwargs: dict[str, Any]) -> SendResult:
         try:
             message = await self.client().messages.create_async(**kwargs)
         except TwilioRestException as exc:
-            retryable = exc.status == 429 or exc.status >= 500
-            return SendResult(
-                "retry" if retryable else "failed",
-                error=f"twilio {exc.status} {exc.code or ''}".strip(),
-            )
+            return _failure(exc)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             return SendResult("retry", error=f"network: {type(exc).__name__}")
         return SendResult("sent", provider_ref=message.sid)
+
+    async def _send_choices(self, row: OutboundMessage, kwargs: dict[str, Any]
+                            ) -> SendResult | None:
+        """Send an offer as buttons; None when it must go as the numbered text instead (it
+        cannot be shown as buttons, or Twilio refused the content or a message with it).
+        Twilio's 429/5xx and network errors are retried as any send is."""
+        prepared = _prepared(row.text)
+        if prepared is None:
+            return None
+        key, script, types = prepared
+        sid = self.contents.get(key)
+        if sid is None:
+            try:
+                sid = await create_content(self.client(), self.settings.api_url, key,
+                                           script, types)
+            except ContentRefused as exc:
+                logger.warning("offer sent as numbered text: %s", exc)
+                return None
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                return SendResult("retry", error=f"content: {type(exc).__name__}")
+            self.contents.put(key, sid)
+        result = await self._create({**kwargs, "content_sid": sid})
+        if result.status == "failed":  # the content was deleted or refused: text this time
+            logger.warning("offer sent as numbered text: %s", result.error)
+            self.contents.forget(key)
+            return None
+        return result
 
     async def reconcile(self, row: OutboundMessage) -> str | None:
         """Did Twilio accept this row before we crashed? Its message SID if so.

@@ -138,8 +138,23 @@ class WeChatUser:
         return self.post_xml(xml, **kwargs)
 
     def custom_messages(self) -> list[str]:
-        return [m.get("text", {}).get("content", m.get("content", ""))
+        """Each message as the follower reads it (a menu message: its text, its numbered
+        options and the hint, as the numbered text reads)."""
+        return [menu_text(m["msgmenu"]) if m.get("msgtype") == "msgmenu"
+                else m.get("text", {}).get("content", m.get("content", ""))
                 for m in recorded(self.fake_url, touser=self.openid)]
+
+    def menus(self) -> list[dict]:
+        """The menu messages (``msgmenu``) the follower got."""
+        return [m["msgmenu"] for m in recorded(self.fake_url, touser=self.openid)
+                if m.get("msgtype") == "msgmenu"]
+
+
+def menu_text(menu: dict) -> str:
+    """A WeChat menu message as text: what it shows, line by line."""
+    lines = [menu.get("head_content") or "", "", *[o["content"] for o in menu["list"]],
+             menu.get("tail_content") or ""]
+    return "\n".join(lines).strip()
 
 
 def passive_text(reply_xml: str) -> str | None:

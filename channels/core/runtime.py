@@ -6,6 +6,8 @@
    run concurrently. The Rasa agent answers into a collecting output channel.
 3. Replies are rendered (numbered options), split within the channel's limit, and written to the
    durable outbox with a key per inbound message and position, so reprocessing never duplicates.
+   A bubble's options row is a "choices" row on a channel that offers taps (its adapter sends
+   buttons or a menu, the numbered text as the fallback); a tap chooses the remembered option.
 4. The send loop delivers each customer's replies in order, retrying 429/5xx/timeouts with
    backoff; a crash mid-send is reconciled with the provider on restart before anything is resent.
 On start, pending inbox and outbox rows are resumed: a restarted instance loses nothing.
@@ -43,8 +45,9 @@ from bot.db import (
 from bot.events import EventBus
 from channels.core.lease import Leases, LeaseUnavailable, leases_from_env
 from channels.core.models import Contact, InboundMessage, OutboundMessage
+from channels.core.openings import opening
 from channels.core.ratelimit import RateLimiter
-from channels.core.text import Outgoing, as_text, chosen_option, render, split
+from channels.core.text import Outgoing, as_text, chosen_option, render, split, tapped_option
 from channels.core.web_first import WebFirst
 
 logger = logging.getLogger(__name__)
@@ -159,6 +162,23 @@ _RECEIVED_AT = select(_INBOX.c.received_at).where(_INBOX.c.id == bindparam("row_
 def _options_of(bubbles: list[Outgoing]) -> list[list[str]]:
     """The numbered options of the last bubble that has any (what "1", "2" will mean next)."""
     return next((list(map(list, b.options)) for b in reversed(bubbles) if b.options), [])
+
+
+def _pieces(bubbles: list[Outgoing], adapter: Any, kind: str, status: str
+            ) -> list[tuple[str, str]]:
+    """(text, kind) of each outbox row: bubbles split to the channel's limit. The piece that
+    ends with a bubble's numbered options is a "choices" row on a channel that can offer taps
+    (``offers_choices``): its adapter sends them as buttons, the text being the fallback. (A
+    passive reply, in the webhook's response, can only be the text.)"""
+    taps = (kind == "text" and status != "passive"
+            and getattr(adapter, "offers_choices", False))
+    pieces: list[tuple[str, str]] = []
+    for bubble in bubbles:
+        cut = split(bubble.text, adapter.limit, adapter.measure)
+        pieces.extend((piece, kind) for piece in cut[:-1])
+        if cut:
+            pieces.append((cut[-1], "choices" if taps and bubble.options else kind))
+    return pieces
 
 
 def _is_emergency(row: Any) -> bool:
@@ -499,10 +519,15 @@ class ChannelRuntime:
         message_id = f"{row.channel}:{row.id}"
         if row.kind in ("media", "location"):
             return await self._answer_attachment(row, cid), None, None
-        if row.kind == "event":  # a new follower: the trilingual welcome and menu
-            bubbles = render([responses.message("utter_welcome_subscribe", None)], None)
-            return bubbles, _options_of(bubbles), None
-        chosen = chosen_option(row.text, contact.options if contact else None)
+        if row.kind == "event":  # a new follower or a menu click: the welcome and the choices
+            language = contact.language if contact else None
+            bubbles = render([responses.message(opening(row.payload, language), language)],
+                             language)
+            return bubbles, _options_of(bubbles), language
+        remembered = contact.options if contact else None
+        choice = str((row.payload or {}).get("choice") or "")
+        chosen = (tapped_option(choice, row.text, remembered) if choice
+                  else chosen_option(row.text, remembered))
         metadata: dict[str, Any] = {"kind": row.kind}
         if chosen:  # the transcript shows staff what was typed and what it chose, not a payload
             metadata.update(typed=row.text, option=chosen[0])
@@ -560,13 +585,13 @@ class ChannelRuntime:
         """Outbox rows for the bubbles, split to the channel's limit. Keyed per message and
         position: a row already queued by an earlier attempt is never queued twice."""
         adapter = self.adapters[channel]
-        pieces = [p for b in bubbles for p in split(b.text, adapter.limit, adapter.measure)]
+        pieces = _pieces(bubbles, adapter, kind, status)
         now = _now()
         rows = [{"channel": channel, "recipient": recipient, "dedup_key": f"{key}:{index}",
-                 "kind": kind, "text": piece, "status": status, "attempts": 0,
+                 "kind": piece_kind, "text": piece, "status": status, "attempts": 0,
                  "next_attempt_at": now, "created_at": now,
                  "sent_at": now if status == "passive" else None}
-                for index, piece in enumerate(pieces)]
+                for index, (piece, piece_kind) in enumerate(pieces)]
         if db is not None:
             insert_ignoring_duplicates(db, _OUTBOX, rows)
             return

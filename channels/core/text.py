@@ -2,7 +2,10 @@
 
 - Long texts are split at paragraph, line or sentence boundaries within the channel's limit
   (counted in characters or UTF-8 bytes, as the provider counts).
-- Buttons become short numbered options; a reply of "1" or "2" answers them.
+- Buttons become short numbered options; a reply of "1" or "2" answers them. The numbered text
+  is what every client can show: a channel that can offer taps (WhatsApp quick replies, WeChat's
+  ``msgmenu``) reads the options back from it with :func:`offered`, and a tap is mapped to the
+  option it names with :func:`tapped_option` (never a payload taken from the provider).
 - User text is always text: a leading "/" would make Rasa read it as an intent (``/restart``), so
   it is prefixed with an invisible word joiner. Only our own option mapping produces payloads.
 """
@@ -92,8 +95,51 @@ def _hard_cut(text: str, limit: int, measure: Callable[[str], int]) -> list[str]
 
 
 @lru_cache(maxsize=1)
+def _channel_wording() -> dict[str, dict[str, str]]:
+    return load_yaml(DATA_DIR / "channels.yml")
+
+
 def _hints() -> dict[str, str]:
-    return load_yaml(DATA_DIR / "channels.yml")["reply_with_number"]
+    return _channel_wording()["reply_with_number"]
+
+
+def wording(key: str, script: str) -> str:
+    """Channel wording from data/channels.yml (``key`` in the ``script``: en/zh-Hant/zh-Hans)."""
+    return _channel_wording()[key][script]
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A numbered bubble read back: its text, the option titles and the reply script."""
+
+    body: str
+    titles: tuple[str, ...]
+    hint: str
+    script: str
+
+
+_NUMBERED = re.compile(r"([0-9]{1,2})\. (.+)")
+_NUMBER_PREFIX = re.compile(r"^\s*[0-9]{1,2}\.\s+")
+
+
+def offered(text: str) -> Offer | None:
+    """The offer in a bubble :func:`render` wrote with numbered options, or None (no options,
+    or a piece cut from a longer bubble: those go out as the plain text they are)."""
+    lines = (text or "").split("\n")
+    script = next((s for s, hint in _hints().items() if lines and lines[-1] == hint), None)
+    if script is None:
+        return None
+    titles: list[str] = []
+    index = len(lines) - 2
+    while index >= 0 and (match := _NUMBERED.fullmatch(lines[index])):
+        titles.insert(0, match[2])
+        index -= 1
+        if int(match[1]) == 1:
+            break
+    if not titles or [f"{i}. {t}" for i, t in enumerate(titles, 1)] != lines[index + 1:-1]:
+        return None
+    body = "\n".join(lines[:index + 1]).strip()
+    return Offer(body, tuple(titles), lines[-1], script)
 
 
 def render(messages: list[dict], language: str | None) -> list[Outgoing]:
@@ -127,6 +173,25 @@ def chosen_option(text: str, options: list[list[str]] | None) -> list[str] | Non
     typed = _title_key(text)
     return next((list(option) for option in options if typed and _title_key(option[0]) == typed),
                 None)
+
+
+def tapped_option(choice: str, title: str, options: list[list[str]] | None) -> list[str] | None:
+    """The option a tap chose: the tap's id is the option's number, its text the title shown.
+
+    The title decides when it names one of the remembered options (a tap on an older message
+    whose numbers now mean other options still chooses what it showed); otherwise the number
+    does, when the title fits it (WhatsApp may shorten a title, WeChat sends it as shown).
+    """
+    if not options:
+        return None
+    typed = _title_key(_NUMBER_PREFIX.sub("", title or "", count=1))  # WeChat's "2. No"
+    by_title = next((list(o) for o in options if typed and _title_key(o[0]) == typed), None)
+    if by_title is not None:
+        return by_title
+    if not choice.isdigit() or not 1 <= int(choice) <= len(options):
+        return None
+    option = list(options[int(choice) - 1])
+    return option if not typed or _title_key(option[0]).startswith(typed.rstrip("…. ")) else None
 
 
 def _title_key(text: str | None) -> str:

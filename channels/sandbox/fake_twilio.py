@@ -1,4 +1,4 @@
-"""A fake Twilio REST API (Messages resource) for the local sandbox. Loopback only.
+"""A fake Twilio REST API (Messages and Content resources) for the local sandbox. Loopback only.
 
 Run it::
 
@@ -48,8 +48,19 @@ Endpoints
   exact callback URL. Failures to deliver callbacks are logged in ``/_sandbox/callbacks`` and
   otherwise ignored.
 
+- ``POST /v1/Content`` (JSON, as twilio's Content API): a content with ``twilio/text``,
+  ``twilio/quick-reply`` (1-10 actions: id, title <= 20) and/or ``twilio/list-picker`` (button,
+  1-10 items: id, item <= 24) types and a ``language``; 201 and the resource (``sid`` HX...),
+  400/20001 for a document Twilio would refuse. ``GET /v1/Content/{sid}``. A message created
+  with a ContentSid of this fake is recorded with ``content`` (the types) and ``body`` set to
+  the content's ``twilio/text`` variant (what a client without buttons shows); an unknown
+  ContentSid (an approved template configured elsewhere) is recorded as before.
+
 Sandbox control
 ---------------
+- ``POST /_sandbox/refuse_content`` ``{"count": n}``: the next n calls that use content (a
+  create, or a message with a ContentSid of this fake: 400/21655) are refused, to show the
+  numbered-text fallback. ``GET /_sandbox/contents``: the contents created.
 - ``POST /_sandbox/faults`` a JSON object (or a list of them; rules queue up and are used in
   order) ``{"status": 500|429|503|..., "count": N, "retry_after": s, "delay": s,
   "probability": p, "seed": n, "code": c, "message": m, "outcome": "undelivered"|"failed",
@@ -244,6 +255,8 @@ class TwilioState:
         self.status_delay = status_delay
         self.rng = random.Random(seed)
         self.messages: list[dict[str, Any]] = []
+        self.contents: dict[str, dict[str, Any]] = {}  # Content API resources by sid
+        self.refuse_content = 0
         self.faults: list[FaultRule] = []
         self.callbacks: list[dict[str, Any]] = []
         self.stats = {
@@ -255,6 +268,7 @@ class TwilioState:
             "list_calls": 0,
             "callbacks_sent": 0,
             "callbacks_failed": 0,
+            "content_creates": 0,
         }
         self.session: ClientSession | None = None
         self.tasks: set[asyncio.Task[None]] = set()
@@ -300,6 +314,16 @@ def _state(request: web.Request) -> TwilioState:
 
 
 def _check_auth(request: web.Request, state: TwilioState) -> web.Response | None:
+    denied = _check_basic(request, state)
+    if denied is not None:
+        return denied
+    if request.match_info["account_sid"] != state.account_sid:
+        return _error(404, 20404, f"The requested resource {request.path} was not found")
+    return None
+
+
+def _check_basic(request: web.Request, state: TwilioState) -> web.Response | None:
+    """HTTP Basic auth with the account SID and auth token (401, code 20003, otherwise)."""
     header = request.headers.get("Authorization", "")
     try:
         auth = BasicAuth.decode(header) if header else None
@@ -317,8 +341,6 @@ def _check_auth(request: web.Request, state: TwilioState) -> web.Response | None
         return web.json_response(
             body, status=401, headers={"WWW-Authenticate": 'Basic realm="Twilio API"'}
         )
-    if request.match_info["account_sid"] != state.account_sid:
-        return _error(404, 20404, f"The requested resource {request.path} was not found")
     return None
 
 
@@ -329,6 +351,7 @@ def _address_ok(value: str) -> bool:
 def _public(record: dict[str, Any]) -> dict[str, Any]:
     resource = dict(record["resource"])
     resource.update(
+        content=record.get("content"),
         content_sid=record["content_sid"],
         content_variables=record["content_variables"],
         media_url=record["media_url"],
@@ -403,6 +426,12 @@ async def create_message(request: web.Request) -> web.Response:
                 raise ValueError
         except ValueError:
             rejection = (21656, "The ContentVariables Parameter is invalid.")
+    content = state.contents.get(content_sid or "")
+    if rejection is None and content is not None and state.refuse_content > 0:
+        state.refuse_content -= 1
+        rejection = (21655, "The ContentSid is Invalid.")
+    if content is not None and not body:  # what the message shows: the text variant
+        body = _content_body(content["types"])
     callback_ok = not status_callback or re.match(r"^https?://[^\s/]+", status_callback)
     if rejection is None and not callback_ok:
         rejection = (21609, "Invalid StatusCallback url")
@@ -456,6 +485,7 @@ async def create_message(request: web.Request) -> web.Response:
     }
     record = {
         "resource": resource,
+        "content": content["types"] if content is not None else None,
         "created": now,
         "sent": None,
         "content_sid": content_sid,
@@ -471,6 +501,110 @@ async def create_message(request: web.Request) -> web.Response:
     if fault is not None and fault.delay:
         await asyncio.sleep(fault.delay)
     return web.json_response(resource, status=201)
+
+
+# ------------------------------------------------------------------------------- Content API
+
+CONTENT_TYPES = {"twilio/text", "twilio/quick-reply", "twilio/list-picker", "twilio/media",
+                 "twilio/call-to-action", "twilio/card"}
+
+
+def _content_body(types: dict[str, Any]) -> str:
+    """The body a message sent with this content carries: its ``twilio/text`` variant (what a
+    client without buttons shows), else the interactive variant's body."""
+    for kind in ("twilio/text", "twilio/quick-reply", "twilio/list-picker"):
+        if kind in types:
+            return str(types[kind].get("body") or "")
+    return ""
+
+
+def _content_problem(document: Any) -> str | None:
+    """What Twilio would refuse in a content document (None: valid), as documented for
+    twilio/quick-reply (1-10 actions, title <= 20) and twilio/list-picker (1-10 items,
+    item <= 24, button required), bodies <= 1024 (1600 for twilio/text)."""
+    if not isinstance(document, dict) or not isinstance(document.get("types"), dict):
+        return "types is required"
+    if not document.get("language"):
+        return "language is required"
+    types = document["types"]
+    if not types or set(types) - CONTENT_TYPES:
+        return "unknown content type"
+    for kind, spec in types.items():
+        body = (spec or {}).get("body")
+        if not isinstance(body, str) or not body:
+            return f"{kind}: body is required"
+        if len(body) > (1600 if kind == "twilio/text" else 1024):
+            return f"{kind}: body too long"
+    quick = types.get("twilio/quick-reply")
+    if quick is not None:
+        actions = quick.get("actions") or []
+        if not 1 <= len(actions) <= 10 or any(
+                not a.get("id") or not 0 < len(a.get("title") or "") <= 20 for a in actions):
+            return "twilio/quick-reply: 1 to 10 actions, each an id and a title of <= 20"
+    picker = types.get("twilio/list-picker")
+    if picker is not None:
+        items = picker.get("items") or []
+        if not picker.get("button") or len(picker["button"]) > 20:
+            return "twilio/list-picker: button is required (<= 20 characters)"
+        if not 1 <= len(items) <= 10 or any(
+                not i.get("id") or not 0 < len(i.get("item") or "") <= 24 for i in items):
+            return "twilio/list-picker: 1 to 10 items, each an id and an item of <= 24"
+    return None
+
+
+async def create_content(request: web.Request) -> web.Response:
+    """``POST /v1/Content`` (JSON: friendly_name, language, variables, types): 201 and the
+    Content resource (``sid`` HX + 32 hex)."""
+    state = _state(request)
+    state.stats["content_creates"] += 1
+    denied = _check_basic(request, state)
+    if denied is not None:
+        return denied
+    try:
+        document = json.loads(await request.read())
+    except ValueError:
+        return _error(400, 20001, "Invalid JSON")
+    problem = _content_problem(document)
+    if problem is None and state.refuse_content > 0:
+        state.refuse_content -= 1
+        problem = "refused by /_sandbox/refuse_content"
+    if problem is not None:
+        return _error(400, 20001, problem)
+    sid = twilio_sid("HX")
+    now = _rfc2822(_now())
+    resource = {"sid": sid, "account_sid": state.account_sid,
+                "friendly_name": document.get("friendly_name"),
+                "language": document["language"], "variables": document.get("variables") or {},
+                "types": document["types"], "date_created": now, "date_updated": now,
+                "url": f"https://content.twilio.com/v1/Content/{sid}", "links": {}}
+    state.contents[sid] = resource
+    return web.json_response(resource, status=201)
+
+
+async def fetch_content(request: web.Request) -> web.Response:
+    state = _state(request)
+    denied = _check_basic(request, state)
+    if denied is not None:
+        return denied
+    content = state.contents.get(request.match_info["sid"])
+    if content is None:
+        return _error(404, 20404, f"The requested resource {request.path} was not found")
+    return web.json_response(content)
+
+
+async def sandbox_refuse_content(request: web.Request) -> web.Response:
+    """``POST /_sandbox/refuse_content`` ``{"count": n}``: the next n calls using content (a
+    Content create, or a message with a known ContentSid) are refused with a 400."""
+    state = _state(request)
+    try:
+        state.refuse_content += int((await request.json()).get("count", 1))
+    except (ValueError, TypeError, AttributeError):
+        return web.json_response({"error": "expected {\"count\": n}"}, status=400)
+    return web.json_response({"refuse_content": state.refuse_content})
+
+
+async def sandbox_contents(request: web.Request) -> web.Response:
+    return web.json_response(list(_state(request).contents.values()))
 
 
 def _format_seconds(value: float) -> str:
@@ -692,6 +826,10 @@ def create_app(
     app.router.add_post(prefix + "/Messages.json", create_message)
     app.router.add_get(prefix + "/Messages.json", list_messages)
     app.router.add_get(prefix + "/Messages/{sid}.json", fetch_message)
+    app.router.add_post("/v1/Content", create_content)
+    app.router.add_get("/v1/Content/{sid}", fetch_content)
+    app.router.add_post("/_sandbox/refuse_content", sandbox_refuse_content)
+    app.router.add_get("/_sandbox/contents", sandbox_contents)
     add_fault_routes(app, STATE_KEY, FaultRule)
     app.router.add_get("/_sandbox/messages", sandbox_messages)
     app.router.add_get("/_sandbox/wait", sandbox_wait)

@@ -39,14 +39,21 @@ Endpoints (same paths and query parameters as the real API)
   40003, an unknown ``msgtype`` → 40008, an empty text → 44003.
 - ``POST /cgi-bin/message/template/send?access_token=..`` → ``{"errcode": 0, "errmsg": "ok",
   "msgid": n}`` (``touser`` and ``template_id`` required).
+- A ``msgmenu`` custom message (``head_content``, ``list`` of 1-10 ``{id, content}``,
+  ``tail_content``) is checked as documented (47001 otherwise) and recorded; the player's
+  ``/pick N`` taps option N: a text push with ``bizmsgmenuid``, as WeChat sends it.
+- ``POST /cgi-bin/menu/create`` (1-3 buttons, sub_button up to 5, click items with a key: else
+  40017/40018/40019/40023/40016), ``POST /cgi-bin/menu/addconditional`` (with a ``matchrule``;
+  → ``{"menuid"}``), ``GET /cgi-bin/menu/get`` (``menu``, ``conditionalmenu``; 46003 without).
 
 Sandbox control
 ---------------
 - ``POST /_sandbox/faults`` a JSON object (or list; rules queue) ``{"errcode": 40001|42001|45015|
   45047|45009|-1, "count": N, "http_status": 500, "delay": s, "errmsg": "...", "probability": p,
-  "seed": n, "endpoint": "send"|"token"|"any"}``: the next N matching calls (default: message
-  sends) answer that error (HTTP 200 with the errcode, as WeChat does, or ``http_status``) and
-  record nothing. A ``delay`` without ``errcode``/``http_status`` accepts late. ``DELETE`` clears.
+  "seed": n, "endpoint": "send"|"token"|"msgmenu"|"any"}``: the next N matching calls (default:
+  message sends; ``msgmenu``: menu messages only) answer that error (HTTP 200 with the errcode,
+  as WeChat does, or ``http_status``) and record nothing. A ``delay`` without
+  ``errcode``/``http_status`` accepts late. ``DELETE`` clears.
 - ``POST /_sandbox/expire_tokens`` (optional JSON ``{"mode": "expired"|"invalid"}``): every issued
   token now gets 42001 (expired, default) or 40001 (invalid). wechatpy's ``auto_retry`` then
   fetches a new token and repeats the call once per error.
@@ -93,7 +100,10 @@ ERRMSG = {
     40008: "invalid message type",
     40013: "invalid appid",
     40037: "invalid template_id",
+    40018: "invalid button name size",
+    40019: "invalid button key size",
     40125: "invalid appsecret",
+    40200: "invalid account type",
     41001: "access_token missing",
     42001: "access_token expired",
     44002: "empty post data",
@@ -185,8 +195,8 @@ class WeChatFault:
         if count is not None and (not isinstance(count, int) or count < 1):
             raise ValueError("count must be a positive integer")
         endpoint = data.get("endpoint", "send")
-        if endpoint not in ("send", "token", "any"):
-            raise ValueError("endpoint must be 'send', 'token' or 'any'")
+        if endpoint not in ("send", "token", "any", "msgmenu"):
+            raise ValueError("endpoint must be 'send', 'token', 'msgmenu' or 'any'")
         delay = float(data.get("delay", 0.0))
         if delay < 0:
             raise ValueError("delay must not be negative")
@@ -206,6 +216,8 @@ class WeChatState:
         self.rng = random.Random(seed)
         self.tokens: dict[str, dict[str, Any]] = {}  # token -> {"expires_at", "revoked"}
         self.messages: list[dict[str, Any]] = []
+        self.menu: dict[str, Any] | None = None  # the account menu (menu/create)
+        self.conditional_menus: list[dict[str, Any]] = []
         self.faults: list[WeChatFault] = []
         self.next_msgid = 1_000_000_001
         self.next_record_id = 0
@@ -333,10 +345,13 @@ async def _send(request: web.Request, kind: str) -> web.Response:
             return _err(40008)
         if msgtype == "text" and not (data.get("text") or {}).get("content"):
             return _err(44003, "empty content")
+        if msgtype == "msgmenu" and not _menu_message_ok(data.get("msgmenu")):
+            return _err(47001)
     else:
         if not data.get("template_id"):
             return _err(40037)
-    fault = state.next_fault("send")
+    fault = state.next_fault("msgmenu") if data.get("msgtype") == "msgmenu" else None
+    fault = fault or state.next_fault("send")
     if fault is not None and fault.rejects:
         return await _apply_fault(fault)  # type: ignore[return-value]
     if kind == "template":
@@ -351,6 +366,91 @@ async def _send(request: web.Request, kind: str) -> web.Response:
     if fault is not None:
         await _apply_fault(fault)
     return web.json_response(result)
+
+
+def _menu_message_ok(menu: Any) -> bool:
+    """A customer-service menu message as documented: head_content and tail_content up to
+    1024 bytes, 1-10 options each an id (1-64 bytes) and a content (1-128 bytes)."""
+    if not isinstance(menu, dict):
+        return False
+    options = menu.get("list")
+    if not isinstance(options, list) or not 1 <= len(options) <= 10:
+        return False
+    for text_ in (menu.get("head_content") or "", menu.get("tail_content") or ""):
+        if len(str(text_).encode()) > 1024:
+            return False
+    return all(isinstance(o, dict) and 0 < len(str(o.get("id") or "").encode()) <= 64
+               and 0 < len(str(o.get("content") or "").encode()) <= 128 for o in options)
+
+
+def _menu_problem(menu: Any) -> int | None:
+    """The errcode WeChat gives for a menu it refuses (None: valid): 1-3 buttons, each a
+    ``click`` (with a key), a ``view`` (with a url) or up to 5 ``sub_button``s."""
+    buttons = menu.get("button") if isinstance(menu, dict) else None
+    if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
+        return 40017
+    for button in buttons:
+        if not isinstance(button, dict) or not 0 < len(str(button.get("name", "")).encode()) <= 60:
+            return 40018
+        subs = button.get("sub_button")
+        for item in subs if isinstance(subs, list) else [button]:
+            if subs is not None and (not isinstance(item, dict) or len(subs) > 5):
+                return 40023
+            if not 0 < len(str(item.get("name", "")).encode()) <= 60:
+                return 40018
+            if item.get("type") == "click" and not 0 < len(str(item.get("key", "")).encode()
+                                                            ) <= 128:
+                return 40019
+            if item.get("type") not in ("click", "view", "miniprogram", "scancode_push",
+                                        "location_select", "media_id", "view_limited"):
+                return 40016
+    return None
+
+
+async def _menu_call(request: web.Request, kind: str) -> web.Response:
+    """``menu/create`` and ``menu/addconditional`` (JSON body): the menu kept and shown by
+    ``menu/get`` (``menu`` and ``conditionalmenu``, as WeChat's get answers)."""
+    state = _state(request)
+    token_error = state.token_error(request.query.get("access_token"))
+    if token_error is not None:
+        return _err(token_error)
+    data, error = await _read_json(request)
+    if error is not None:
+        return _err(error)
+    problem = _menu_problem(data)
+    if problem is not None:
+        return _err(problem, "invalid menu")
+    if kind == "create":
+        state.menu, state.conditional_menus = {"button": data["button"]}, []
+        return web.json_response({"errcode": 0, "errmsg": "ok"})
+    if not isinstance(data.get("matchrule"), dict) or not data["matchrule"]:
+        return _err(65303, "no matchrule")
+    if state.menu is None:
+        return _err(65304, "no default menu")
+    menuid = str(len(state.conditional_menus) + 400_000_000)
+    state.conditional_menus.append({**data, "menuid": menuid})
+    return web.json_response({"menuid": menuid})
+
+
+async def create_menu(request: web.Request) -> web.Response:
+    return await _menu_call(request, "create")
+
+
+async def add_conditional_menu(request: web.Request) -> web.Response:
+    return await _menu_call(request, "conditional")
+
+
+async def get_menu(request: web.Request) -> web.Response:
+    state = _state(request)
+    token_error = state.token_error(request.query.get("access_token"))
+    if token_error is not None:
+        return _err(token_error)
+    if state.menu is None:
+        return _err(46003, "menu no exist")
+    answer: dict[str, Any] = {"menu": state.menu}
+    if state.conditional_menus:
+        answer["conditionalmenu"] = state.conditional_menus
+    return web.json_response(answer)
 
 
 async def send_custom(request: web.Request) -> web.Response:
@@ -416,6 +516,9 @@ def create_app(app_id: str, app_secret: str, *, seed: int = 0) -> web.Applicatio
     app.router.add_get("/cgi-bin/token", get_token)
     app.router.add_post("/cgi-bin/message/custom/send", send_custom)
     app.router.add_post("/cgi-bin/message/template/send", send_template)
+    app.router.add_post("/cgi-bin/menu/create", create_menu)
+    app.router.add_post("/cgi-bin/menu/addconditional", add_conditional_menu)
+    app.router.add_get("/cgi-bin/menu/get", get_menu)
     add_fault_routes(app, STATE_KEY, WeChatFault)
     app.router.add_post("/_sandbox/expire_tokens", sandbox_expire_tokens)
     app.router.add_get("/_sandbox/messages", sandbox_messages)

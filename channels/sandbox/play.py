@@ -19,13 +19,14 @@ with the provider's algorithm:
   without ``WECHAT_ENCODING_AES_KEY``. A passive reply is printed (decrypted in safe mode).
 
 Meanwhile the fake provider (``--fake``) is polled for messages the assistant sent to this user,
-which are printed as they arrive, numbered options included. Credentials come from
-``TWILIO_AUTH_TOKEN``, ``TWILIO_ACCOUNT_SID``, ``TWILIO_WHATSAPP_FROM``, ``WECHAT_TOKEN``,
-``WECHAT_ENCODING_AES_KEY``, ``WECHAT_APP_ID`` (and ``WECHAT_ORIGINAL_ID``) and
-``PUBLIC_BASE_URL``, else the sandbox defaults.
+which are printed as they arrive: numbered options, WhatsApp buttons and lists, WeChat menus.
+Credentials come from ``TWILIO_AUTH_TOKEN``, ``TWILIO_ACCOUNT_SID``, ``TWILIO_WHATSAPP_FROM``,
+``WECHAT_TOKEN``, ``WECHAT_ENCODING_AES_KEY``, ``WECHAT_APP_ID`` (and ``WECHAT_ORIGINAL_ID``)
+and ``PUBLIC_BASE_URL``, else the sandbox defaults.
 
 Commands (a line starting with ``/``; anything else is a text message):
   WhatsApp: /media URL [CONTENT-TYPE]   /button TEXT [PAYLOAD]   /location LAT LON [LABEL]
+            /tap N   (tap button or list item N of the last message with choices)
   WeChat:   /subscribe   /unsubscribe   /click KEY   /image URL   /voice RECOGNISED TEXT
             /location LAT LON [LABEL]   /pick N   (tap option N of the last menu message)
   Both:     /quit (or /exit, /stop)
@@ -80,6 +81,7 @@ class WhatsAppPlayer:
     bot_number: str = field(default_factory=lambda: defaults.setting("TWILIO_WHATSAPP_FROM"))
     profile_name: str = "Sandbox User"
     seen: set[str] = field(default_factory=set)
+    last_choices: list[dict[str, str]] = field(default_factory=list)  # {"title", "id"}
 
     @property
     def address(self) -> str:
@@ -109,6 +111,16 @@ class WhatsAppPlayer:
                 payload = args[-1] if len(args) > 1 else args[0]
                 body = text
                 extra = {"ButtonText": text, "ButtonPayload": payload}
+            elif command == "/tap" and args and args[0].isdigit():
+                index = int(args[0]) - 1
+                if not 0 <= index < len(self.last_choices):
+                    raise UsageError(f"no choice {args[0]} in the last message with buttons")
+                choice = self.last_choices[index]
+                body = choice["title"]
+                extra = ({"ButtonText": body, "ButtonPayload": choice["id"]}
+                         if choice.get("kind") == "button"
+                         else {"ListTitle": body, "ListId": choice["id"]})
+                extra["MessageType"] = "interactive" if "ListId" in extra else "button"
             elif command == "/location" and len(args) >= 2:
                 body = ""
                 extra = {"Latitude": args[0], "Longitude": args[1], "MessageType": "location"}
@@ -142,6 +154,8 @@ class WhatsAppPlayer:
             if item["sid"] in self.seen:
                 continue
             self.seen.add(item["sid"])
+            if item.get("content"):
+                self.last_choices = content_choices(item["content"])
             lines.append(format_twilio_message(item))
         return lines
 
@@ -167,8 +181,28 @@ def twiml_messages(text: str) -> list[str]:
     return bodies
 
 
+def content_choices(types: dict[str, Any]) -> list[dict[str, str]]:
+    """The buttons or list items of a content (Content API types), in order."""
+    quick = types.get("twilio/quick-reply")
+    if quick:
+        return [{"title": a["title"], "id": a["id"], "kind": "button"}
+                for a in quick.get("actions") or []]
+    picker = types.get("twilio/list-picker") or {}
+    return [{"title": i["item"], "id": i["id"], "kind": "list"} for i in picker.get("items") or []]
+
+
 def format_twilio_message(item: dict[str, Any]) -> str:
+    """A message as the WhatsApp user sees it: buttons or a list for content with choices."""
     parts = []
+    content = item.get("content") or {}
+    choices = content_choices(content)
+    if choices:
+        interactive = content.get("twilio/quick-reply") or content.get("twilio/list-picker")
+        parts.append(interactive.get("body") or "")
+        if "twilio/list-picker" in content:
+            parts.append(f"[list: {content['twilio/list-picker'].get('button', '')}]")
+        parts.extend(f"  [{c['title']}]   (/tap {n})" for n, c in enumerate(choices, 1))
+        return "bot: " + _indent("\n".join(p for p in parts if p))
     if item.get("body"):
         parts.append(item["body"])
     if item.get("content_sid"):
