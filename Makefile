@@ -49,7 +49,8 @@ test-fast: venv
 	@$(PY) -m pytest -p no:cacheprovider -m "not slow"
 
 ## eval: intent accuracy and macro-F1 per language on the held-out sets in tests/nlu, then the
-## screening on tests/screening_eval (dev and held-out apart; figures recorded, not gated)
+## screening on tests/screening_eval, then the whole conversations of tests/conversations against the
+## product it starts (dev and held-out apart; figures recorded, not gated)
 eval: model
 	@$(PY) -m bot.evaluate
 

@@ -9,6 +9,8 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.asking import ask
+from actions.digression import answer_digression, leaving
 from actions.flow import PACKET_SLOTS
 from bot.screening import screen
 
@@ -25,6 +27,16 @@ class ValidateConditionForm(FormValidationAction):
 
     def name(self) -> str:
         return "validate_condition_form"
+
+    async def run(self, dispatcher, tracker, domain):  # noqa: ANN001, ANN201 - SDK signature
+        """A nurse request or "stop" leaves by the rules (it is not more description, at any
+        step); a confident question is answered and the step asked again."""
+        if leaving(tracker):
+            return []
+        answered = answer_digression(dispatcher, tracker)
+        if answered is not None:
+            return answered
+        return await super().run(dispatcher, tracker, domain)
 
     def validate_condition_text(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -108,8 +120,7 @@ class ActionAskConditionText(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        clarifying = bool(tracker.get_slot("clarified"))
-        dispatcher.utter_message(
-            response="utter_ask_clarify" if clarifying else "utter_ask_condition_text"
-        )
-        return []
+        if tracker.get_slot("clarified"):
+            dispatcher.utter_message(response="utter_ask_clarify")
+            return []
+        return ask(dispatcher, tracker, "utter_ask_condition_text")

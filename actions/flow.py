@@ -26,6 +26,7 @@ FLOW_SLOTS = (
     "consent_given",
     "policy_number",
     "date_of_birth",
+    "last_policy_number",
     "verification",
     "verified_policy",
     "eligibility_reason",

@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.context import identity_of, language_of
+from actions.digression import answer_digression, answer_is_a_question, leaving
 from actions.flow import PACKET_SLOTS
 from actions.handoff import announce_handoff
 from actions.verification import eligibility_of
@@ -23,6 +24,26 @@ class ValidateCasePacketForm(FormValidationAction):
 
     def name(self) -> str:
         return "validate_case_packet_form"
+
+    async def run(self, dispatcher, tracker, domain):  # noqa: ANN001, ANN201 - SDK signature
+        """A nurse request or "stop" leaves by the rules, at every step; a question is answered
+        and the step asked again (a phone number is never taken for one)."""
+        requested = tracker.get_slot("requested_slot")
+        if answer_is_a_question(tracker):
+            text = ((tracker.latest_message or {}).get("text") or "").strip()
+            tracker.add_slots([SlotSet(requested, text)])
+        elif leaving(tracker):
+            return []
+        answered = answer_digression(
+            dispatcher,
+            tracker,
+            (lambda text: sum(ch.isdigit() for ch in text) >= 8)
+            if requested == "callback_number"
+            else None,
+        )
+        if answered is not None:
+            return answered
+        return await super().run(dispatcher, tracker, domain)
 
     async def validate(self, dispatcher, tracker, domain):  # noqa: ANN001, ANN201 - SDK signature
         events = await super().validate(dispatcher, tracker, domain)
@@ -66,6 +87,10 @@ class ActionSubmitCase(Action):
         stored = tracker.get_slot("verified_policy") or {}
         packet = {slot: tracker.get_slot(slot) for slot in PACKET_SLOTS}
         packet["description"] = tracker.get_slot("condition_notes") or []
+        # Said in passing, often in the first message ("my mother", a plan's name): kept, not asked.
+        for key, slot in (("person", "patient"), ("plan_named", "plan")):
+            if tracker.get_slot(slot):
+                packet[key] = tracker.get_slot(slot)
         case = store.open_case(
             conversation_id=tracker.sender_id,
             channel=identity.channel,

@@ -9,6 +9,11 @@ Then the screening is scored on ``tests/screening_eval`` (``bot.screening_eval``
 apart, per language and category) and written to ``results/screening-eval.json``. Its goals are
 reported, not gated: it changes the exit code only when the set is malformed (2).
 
+Last, the whole conversations of ``tests/conversations`` are played against the running product
+(``bot.conversation_eval``: started here as the end-to-end tests start it) and written to
+``results/conversations-eval.json``; likewise reported, not gated (2: the set is malformed, 3: the
+product could not be started).
+
 By default the model is loaded in-process; ``--url http://127.0.0.1:5005`` scores a running
 ``rasa run --enable-api`` server through ``/model/parse`` instead (how outside checks score it).
 """
@@ -164,9 +169,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--screening-only", action="store_true", help="the screening set only (no model needed)"
     )
+    parser.add_argument("--skip-conversations", action="store_true",
+                        help="no whole conversations (they start the product)")
+    parser.add_argument("--conversations-only", action="store_true",
+                        help="the whole conversations only")
     args = parser.parse_args(argv)
     if args.screening_only:
         return _screening()
+    if args.conversations_only:
+        return _conversations()
     files = args.files or sorted(TEST_DIR.glob("*.yml"))
 
     async def run() -> dict:
@@ -190,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     if failed:
         print(f"below target (overall ≥ {OVERALL_MIN}, each set ≥ {PER_LANGUAGE_MIN})")
     screening = 0 if args.skip_screening else _screening()
-    return screening or (1 if failed else 0)
+    conversations = 0 if args.skip_conversations else _conversations()
+    return screening or conversations or (1 if failed else 0)
 
 
 def _screening() -> int:
@@ -205,6 +217,15 @@ def _screening() -> int:
         print(f"screening evaluation set is malformed: {exc}")
         return 2
     return 0
+
+
+def _conversations() -> int:
+    """The whole conversations against the product (printed and recorded); 2 when the set is
+    malformed, 3 when the product cannot be started."""
+    from bot import conversation_eval
+
+    print()
+    return conversation_eval.main([])
 
 
 if __name__ == "__main__":

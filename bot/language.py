@@ -45,6 +45,9 @@ class Detection:
     strength: Strength
     requested: str | None = None  # an explicit reply-language request found in the text
     bare_request: bool = False  # the message is little more than the language name ("English pls")
+    # A full sentence (enough words, with the little words sentences have): it may switch the
+    # language even while a form waits for an answer, where a short answer never does.
+    sentence: bool = False
 
     def as_dict(self) -> dict[str, object]:
         """Plain form, stored in the parse data so actions can read it."""
@@ -53,6 +56,7 @@ class Detection:
             "strength": self.strength.value,
             "requested": self.requested,
             "bare_request": self.bare_request,
+            "sentence": self.sentence,
         }
 
     @classmethod
@@ -70,6 +74,7 @@ class Detection:
             strength=strength,
             requested=requested if requested in (*LANGUAGES, "chinese") else None,
             bare_request=bool(data.get("bare_request", False)),
+            sentence=bool(data.get("sentence", False)),
         )
 
 
@@ -83,6 +88,10 @@ class _Lexicon:
     bare_request_extra_chars: int
     bare_request_extra_han: int
     requests: tuple[tuple[str, str], ...]  # (normalised phrase, target), longest phrase first
+    sentence_min_words: int
+    sentence_words: frozenset[str]
+    sentence_min_han: int
+    sentence_chars: frozenset[str]
 
 
 @lru_cache(maxsize=1)
@@ -104,6 +113,10 @@ def _lexicon() -> _Lexicon:
         bare_request_extra_chars=int(raw["bare_request_extra_chars"]),
         bare_request_extra_han=int(raw["bare_request_extra_han"]),
         requests=tuple(requests),
+        sentence_min_words=int(raw["sentence"]["min_words"]),
+        sentence_words=frozenset(str(raw["sentence"]["words"]).lower().split()),
+        sentence_min_han=int(raw["sentence"]["min_han"]),
+        sentence_chars=frozenset(str(raw["sentence"]["chars"])) - frozenset(" \n"),
     )
 
 
@@ -209,6 +222,7 @@ def detect(text: str) -> Detection:
         )
     han_count = len(_HAN.findall(folded))
     words = _LATIN_WORD.findall(folded)
+    sentence = False
 
     if han_count >= 2 or (han_count == 1 and not words):
         traditional, simplified = _script_counts(folded)
@@ -220,6 +234,10 @@ def detect(text: str) -> Detection:
             language, strength = "zh-Hant", Strength.STRONG
         else:  # script-neutral Chinese such as 你好 / 好的
             language, strength = DEFAULT_CHINESE, Strength.WEAK
+        traditional_text = _convert_same_length(folded, "s2hk")
+        sentence = han_count >= lex.sentence_min_han and any(
+            ch in lex.sentence_chars for ch in traditional_text
+        )
     elif words:
         meaningful = [w for w in words if w not in lex.loanwords]
         clear = (
@@ -227,9 +245,12 @@ def detect(text: str) -> Detection:
             or len(words) >= lex.english_long_message_words
         )
         language, strength = "en", Strength.STRONG if clear else Strength.WEAK
+        sentence = len(words) >= lex.sentence_min_words and any(
+            w in lex.sentence_words for w in words
+        )
     else:  # emoji, digits, punctuation: says nothing about language
         language, strength = None, Strength.NONE
-    return Detection(language, strength, requested, bare)
+    return Detection(language, strength, requested, bare, sentence)
 
 
 def _resolve_request(requested: str, detection: Detection, previous: str | None) -> str:
@@ -252,14 +273,17 @@ def decide(
     An explicit request wins when the classifier agrees it is one (or the message is only the
     language name); a strong detection switches; a weak one keeps the current family (a Chinese
     conversation stays Chinese through "ok thx"), and only sets the language when none is known.
-    While the customer is ``answering`` a form's question, only an explicit request switches: a
-    diagnosis typed in English ("colon cancer stage 2") or "Cantonese" as the preferred call
-    language says nothing about the language of the chat; "請用返中文覆我" still does.
+    While the customer is ``answering`` a form's question, only an explicit request or a full
+    sentence switches: a diagnosis typed in English ("colon cancer stage 2"), a date, a number or
+    "Cantonese" as the preferred call language says nothing about the language of the chat;
+    "請用返中文覆我" or "Sorry, can you tell me what this costs first?" still does.
     """
     if answering and previous:
         # A bare language name is an answer ("Cantonese" for the call), not a request.
         if detection.requested and intent == "switch_language" and not detection.bare_request:
             return _resolve_request(detection.requested, detection, previous)
+        if detection.sentence and detection.strength is Strength.STRONG and detection.language:
+            return detection.language
         return previous
     if detection.requested and (intent == "switch_language" or detection.bare_request):
         return _resolve_request(detection.requested, detection, previous)

@@ -1,7 +1,8 @@
 """Prometheus metrics of the gateway (``GET /metrics``), with the standard client library.
 
 Messages in and out per channel, end-to-end latency (webhook received → reply accepted by the
-provider), provider errors, open cases per queue and priority, and first-response SLA breaches.
+provider), provider errors, open cases per queue and priority, first-response SLA breaches and
+the targets with their clock (normal priority counts office hours only; urgent round the clock).
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ LATENCY = Histogram("smo_reply_latency_seconds", "Webhook received → first rep
                     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60))
 OPEN_CASES = Gauge("smo_open_cases", "Open cases", ["queue", "priority"], registry=REGISTRY)
 SLA_BREACHES = Gauge("smo_sla_breaches", "Open cases past their first-response due time "
-                     "without a response", ["queue"], registry=REGISTRY)
+                     "without a response (normal priority: due time counted in office hours only; "
+                     "urgent: round the clock)", ["queue"], registry=REGISTRY)
+SLA_TARGET = Gauge("smo_sla_target_minutes", "First-response target per priority, and the clock "
+                   "it runs on: office_hours (stops while the office is closed, SMO_OFFICE_HOURS) "
+                   "or round_the_clock", ["priority", "clock"], registry=REGISTRY)
 
 
 QUEUE_LENGTH = Gauge("smo_queue_length", "Customer messages not answered yet (inbox) and replies "
@@ -56,6 +61,9 @@ def refresh_case_gauges() -> None:
 
     cases = store.open_cases()
     now = datetime.utcnow()
+    policy = store.SlaPolicy.from_env()
+    SLA_TARGET.labels("urgent", "round_the_clock").set(policy.urgent_minutes)
+    SLA_TARGET.labels("normal", "office_hours").set(policy.normal_minutes)
     for queue in QUEUES:
         for priority in PRIORITIES:
             OPEN_CASES.labels(queue, priority).set(

@@ -80,6 +80,21 @@ class OfficeHours:
                 return opening
         raise ValueError("office hours have no open day")
 
+    def after_open_minutes(self, start: datetime, minutes: int) -> datetime:
+        """``start`` plus ``minutes`` of office time: the clock stops while the office is closed,
+        so a normal-priority target set on a Saturday runs from Monday's opening. The result is
+        in the office's zone (aware); ``start`` may be in any zone but must be aware."""
+        local = start.astimezone(self.zone)
+        remaining = timedelta(minutes=max(0, minutes))
+        for _ in range(0, 7 * 52):  # a year of open days is far beyond any target
+            local = self.next_open(local)
+            closing = datetime.combine(local.date(), self.end, tzinfo=self.zone)
+            if remaining <= closing - local:
+                return local + remaining
+            remaining -= closing - local
+            local = closing
+        raise ValueError(f"{minutes} office minutes do not fit in a year of office hours")
+
     def describe(self, language: str | None = "en") -> str:
         """``Mon-Fri 09:00-18:00`` (``星期一至五 09:00-18:00`` in Chinese) for replies; the
         wording comes from ``data/office_hours.yml``."""

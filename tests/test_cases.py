@@ -37,8 +37,10 @@ def test_queue_is_urgent_first_then_oldest(database: str) -> None:
 def test_sla_due_by_priority(database: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SMO_SLA_URGENT_MINUTES", "5")
     monkeypatch.setenv("SMO_SLA_NORMAL_MINUTES", "60")
+    monkeypatch.delenv("SMO_OFFICE_HOURS", raising=False)  # T0 is Friday 10:00 HKT: open
     assert _open("u", priority="urgent").first_response_due == T0 + timedelta(minutes=5)
     assert _open("n").first_response_due == T0 + timedelta(minutes=60)
+    # (closed hours: tests/test_sla_office_hours.py)
 
 
 def test_one_open_case_per_conversation_and_queue_escalates(database: str) -> None:

@@ -81,6 +81,46 @@ def test_hotlines_and_emergency_numbers(language: str) -> None:
     assert FACTS["hotlines"]["customer_service"] in text_of("utter_out_of_scope", language)
 
 
+def refusal_responses() -> list[str]:
+    """Every response that turns a customer away: one per eligibility reason that is not
+    ``eligible`` (actions/verification.py), per exclusion category (actions/condition.py), and
+    the verification failure and lock (the uniform failure, the pause)."""
+    from bot.eligibility import REASONS
+    from bot.screening import CATEGORIES
+
+    not_eligible = [f"utter_not_eligible_{r}" for r in REASONS if r != "eligible"]
+    excluded = [f"utter_excluded_{c}" for c in CATEGORIES
+                if c not in ("emergency", "eligible", "unclear")]
+    return [*not_eligible, *excluded, "utter_verification_failed", "utter_verification_locked"]
+
+
+NURSE = {"en": "nurse", "zh-Hant": "護士", "zh-Hans": "护士"}
+
+
+@pytest.mark.parametrize("language", ["en", "zh-Hant", "zh-Hans"])
+@pytest.mark.parametrize("name", refusal_responses())
+def test_every_refusal_gives_both_next_steps(name: str, language: str) -> None:
+    """A refusal names the nurse chat here and the customer service hotline, whose number is
+    the one in data/facts.yml (the offer with the nurse button follows; this is the why)."""
+    text = text_of(name, language)
+    assert NURSE[language] in text.lower(), f"{name} ({language}) offers no nurse"
+    assert FACTS["hotlines"]["customer_service"] in text, f"{name} ({language}) gives no hotline"
+
+
+@pytest.mark.parametrize("language", ["en", "zh-Hant", "zh-Hans"])
+def test_customer_service_and_macau_answers(language: str) -> None:
+    """Claims, premiums and policies go to customer service, not to the service hotlines; from
+    Macau the service hotlines work, with long-distance or roaming charges possible."""
+    hotlines = FACTS["hotlines"]
+    claims = text_of("utter_customer_service", language)
+    assert hotlines["customer_service"] in claims
+    assert hotlines["smo_hong_kong"] not in claims and hotlines["smo_mainland"] not in claims
+    macau = text_of("utter_macau", language)
+    assert hotlines["smo_hong_kong"] in macau and hotlines["smo_mainland"] in macau
+    assert any(word in macau for word in ("Macau", "澳門", "澳门"))
+    assert any(word in macau for word in ("roaming", "漫遊", "漫游"))
+
+
 @pytest.mark.parametrize("language", ["en", "zh-Hant", "zh-Hans"])
 def test_eligible_plans_match_the_catalogue(language: str) -> None:
     text = text_of("utter_eligible_plans", language).translate(QUOTES)

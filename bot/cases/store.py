@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -17,6 +17,7 @@ from sqlalchemy import case as sql_case
 
 from bot.cases.models import OUTCOMES, PRIORITIES, QUEUES, AuditEntry, Case, CaseNote
 from bot.db import read_session, session
+from bot.office_hours import OfficeHours
 
 
 class CaseError(Exception):
@@ -25,21 +26,33 @@ class CaseError(Exception):
 
 @dataclass(frozen=True)
 class SlaPolicy:
-    """First-response targets per priority, minutes (``SMO_SLA_URGENT_MINUTES``, ``…NORMAL…``)."""
+    """First-response targets per priority, minutes (``SMO_SLA_URGENT_MINUTES``, ``…NORMAL…``).
+
+    Urgent cases run round the clock (someone may be in danger); normal cases count office
+    hours only (``SMO_OFFICE_HOURS``): nobody is on duty to answer a Saturday case before Monday,
+    and a target that expired over the weekend would only teach staff to ignore the colours.
+    """
 
     urgent_minutes: int = 5
     normal_minutes: int = 60
+    hours: OfficeHours | None = None  # None: SMO_OFFICE_HOURS / SMO_TIMEZONE when needed
 
     @classmethod
     def from_env(cls) -> SlaPolicy:
         return cls(
             int(os.environ.get("SMO_SLA_URGENT_MINUTES", 5)),
             int(os.environ.get("SMO_SLA_NORMAL_MINUTES", 60)),
+            OfficeHours.from_env(),
         )
 
     def due(self, priority: str, opened: datetime) -> datetime:
-        minutes = self.urgent_minutes if priority == "urgent" else self.normal_minutes
-        return opened + timedelta(minutes=minutes)
+        """The first-response due time; naive in, naive out (stored times are naive UTC)."""
+        if priority == "urgent":
+            return opened + timedelta(minutes=self.urgent_minutes)
+        aware = opened if opened.tzinfo else opened.replace(tzinfo=timezone.utc)
+        due = (self.hours or OfficeHours.from_env()).after_open_minutes(aware, self.normal_minutes)
+        due = due.astimezone(timezone.utc)
+        return due if opened.tzinfo else due.replace(tzinfo=None)
 
 
 def _now() -> datetime:

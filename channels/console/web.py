@@ -222,6 +222,7 @@ def console_blueprint() -> Blueprint:
             return redirect("/console/login")
         cases = store.open_cases(account.queues)
         return _page("queue.html", account=account, cases=cases, queues=account.queues,
+                     office_hours=OfficeHours.from_env().describe("en"),
                      notice=notice_text(request.args.get("notice")))
 
     @bp.get("/cases/<case_id:int>")
