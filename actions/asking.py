@@ -41,61 +41,27 @@ class _Ask:
         return ask(dispatcher, tracker, f"utter_ask_{self.slot}")
 
 
-class AskPolicyNumber(_Ask, Action):
-    """``action_ask_policy_number``."""
-
-    slot = "policy_number"
-
-
-class AskDateOfBirth(_Ask, Action):
-    """``action_ask_date_of_birth``."""
-
-    slot = "date_of_birth"
-
-
-class AskConditionDone(_Ask, Action):
-    """``action_ask_condition_done``."""
-
-    slot = "condition_done"
-
-
-class AskDiagnosis(_Ask, Action):
-    """``action_ask_diagnosis``."""
-
-    slot = "diagnosis"
+# The questions that have a short form (``utter_ask_<slot>_short``); the domain lists each one's
+# ``action_ask_<slot>``. Rasa's SDK serves one Action subclass per action name, so one is made
+# per slot here instead of a class written out for each.
+SHORT_FORM_SLOTS = (
+    "policy_number",
+    "date_of_birth",
+    "condition_done",
+    "diagnosis",
+    "diagnosis_when",
+    "treatment",
+    "opinion_question",
+    "call_language",
+    "callback_number",
+    "callback_time",
+)
 
 
-class AskDiagnosisWhen(_Ask, Action):
-    """``action_ask_diagnosis_when``."""
-
-    slot = "diagnosis_when"
-
-
-class AskTreatment(_Ask, Action):
-    """``action_ask_treatment``."""
-
-    slot = "treatment"
+def _ask_action(slot: str) -> type[Action]:
+    """The ``action_ask_<slot>`` class (registered by the SDK like a written-out subclass)."""
+    return type(f"Ask_{slot}", (_Ask, Action),
+                {"slot": slot, "__module__": __name__, "__doc__": f"``action_ask_{slot}``."})
 
 
-class AskOpinionQuestion(_Ask, Action):
-    """``action_ask_opinion_question``."""
-
-    slot = "opinion_question"
-
-
-class AskCallLanguage(_Ask, Action):
-    """``action_ask_call_language``."""
-
-    slot = "call_language"
-
-
-class AskCallbackNumber(_Ask, Action):
-    """``action_ask_callback_number``."""
-
-    slot = "callback_number"
-
-
-class AskCallbackTime(_Ask, Action):
-    """``action_ask_callback_time``."""
-
-    slot = "callback_time"
+ASK_ACTIONS = {slot: _ask_action(slot) for slot in SHORT_FORM_SLOTS}

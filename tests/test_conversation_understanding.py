@@ -72,3 +72,22 @@ def test_a_form_answers_every_faq_question_as_its_rule_does() -> None:
     assert answers["ask_cost"] == ("utter_cost",)
     assert answers["ask_report_time"] == ("utter_report_time", "utter_terms")
     assert all(intent.startswith("ask_") for intent in answers)
+
+
+def test_every_short_form_question_is_served_by_an_ask_action() -> None:
+    """Each ``action_ask_<slot>`` the domain lists is an action the SDK registers, and each one
+    it registers has both its full and its short question in the domain."""
+    from rasa_sdk.executor import ActionExecutor
+
+    from actions.asking import SHORT_FORM_SLOTS
+    from bot.paths import ROOT
+    from bot.yamlfile import load_yaml
+
+    domain = load_yaml(ROOT / "domain.yml")
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    listed = {a for a in domain["actions"] if a.startswith("action_ask_")}
+    for slot in SHORT_FORM_SLOTS:
+        assert f"action_ask_{slot}" in listed
+        assert f"action_ask_{slot}" in executor.actions
+        assert {f"utter_ask_{slot}", f"utter_ask_{slot}_short"} <= set(domain["responses"])
