@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.digression import REASK_SLOT
+from actions.flow import PACKET_SLOTS
 
 
 def ask(dispatcher: CollectingDispatcher, tracker: Tracker, response: str) -> list[dict[str, Any]]:
@@ -44,18 +45,7 @@ class _Ask:
 # The questions that have a short form (``utter_ask_<slot>_short``); the domain lists each one's
 # ``action_ask_<slot>``. Rasa's SDK serves one Action subclass per action name, so one is made
 # per slot here instead of a class written out for each.
-SHORT_FORM_SLOTS = (
-    "policy_number",
-    "date_of_birth",
-    "condition_done",
-    "diagnosis",
-    "diagnosis_when",
-    "treatment",
-    "opinion_question",
-    "call_language",
-    "callback_number",
-    "callback_time",
-)
+SHORT_FORM_SLOTS = ("policy_number", "date_of_birth", "condition_done", *PACKET_SLOTS)
 
 
 def _ask_action(slot: str) -> type[Action]:
