@@ -50,11 +50,11 @@ test-fast: venv
 
 ## eval: intent accuracy and macro-F1 per language on the held-out sets in tests/nlu, then the
 ## screening on tests/screening_eval, then the whole conversations of tests/conversations against the
-## product it starts (dev and held-out apart; figures recorded, not gated)
+## product it starts (dev and held-out apart; figures written to docs/results/, not gated)
 eval: model
 	@$(PY) -m bot.evaluate
 
-## bench: throughput, latency, webhook acknowledgement, memory (writes results/bench.md)
+## bench: throughput, latency, webhook acknowledgement, memory (writes docs/results/bench.md)
 bench: model
 	@$(PY) -m bot.bench
 

@@ -45,7 +45,7 @@ class _Ask:
 # The questions that have a short form (``utter_ask_<slot>_short``); the domain lists each one's
 # ``action_ask_<slot>``. Rasa's SDK serves one Action subclass per action name, so one is made
 # per slot here instead of a class written out for each.
-SHORT_FORM_SLOTS = ("policy_number", "date_of_birth", "condition_done", *PACKET_SLOTS)
+SHORT_FORM_SLOTS = ("policy_number", "date_of_birth", *PACKET_SLOTS)
 
 
 def _ask_action(slot: str) -> type[Action]:

@@ -1,4 +1,8 @@
-"""Collecting the condition over several messages, then screening it against the exclusions."""
+"""Collecting the condition, then screening it against the exclusions.
+
+One message describes it (or the request already did: ``actions.consent``); it is screened at
+once. A description too vague to screen gets one clarifying question, whose answer is added to it.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,9 @@ from rasa_sdk.types import DomainDict
 from actions.asking import ask
 from actions.digression import answer_digression, leaving
 from actions.flow import PACKET_SLOTS
+from bot.diagnosis import named_condition
 from bot.screening import screen
 
-DONE_INTENTS = ("deny",)  # "no, that's all" / "冇喇" / the "That's all" button
 MAX_NOTES = 20  # a description, not a diary: later messages still reach the nurse transcript
 
 
@@ -23,7 +27,8 @@ def _notes(tracker: Tracker) -> list[str]:
 
 
 class ValidateConditionForm(FormValidationAction):
-    """``validate_condition_form``: every message adds to the description until "that's all"."""
+    """``validate_condition_form``: the description (or the answer to the clarifying question)
+    is added to the notes."""
 
     def name(self) -> str:
         return "validate_condition_form"
@@ -47,29 +52,6 @@ class ValidateConditionForm(FormValidationAction):
         notes = [*_notes(tracker), text][-MAX_NOTES:]
         return {"condition_text": "received", "condition_notes": notes}
 
-    async def extract_condition_done(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        """While asked "anything else?": a no means done; any other text means "more to add"."""
-        if tracker.get_slot("requested_slot") != "condition_done":
-            return {}
-        latest = tracker.latest_message or {}
-        intent = (latest.get("intent") or {}).get("name")
-        if intent in DONE_INTENTS:
-            return {"condition_done": True}
-        text = (latest.get("text") or "").strip()
-        return {"condition_done": False} if text else {}
-
-    def validate_condition_done(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        """More description is added to the notes, and the question is asked again."""
-        if value is True:
-            return {"condition_done": True}
-        text = ((tracker.latest_message or {}).get("text") or "").strip()
-        # (a SlotSet of the requested slot, even to None, keeps the form from being rejected)
-        return {"condition_done": None, "condition_notes": [*_notes(tracker), text][-MAX_NOTES:]}
-
 
 class ActionScreenCondition(Action):
     """``action_screen_condition``: screen the whole description and take the matching branch."""
@@ -91,9 +73,12 @@ class ActionScreenCondition(Action):
             return [*events, FollowupAction("action_emergency")]
         if category == "eligible":
             dispatcher.utter_message(response="utter_screen_eligible")
+            # The condition it names is the diagnosis: the packet does not ask for it again.
+            named = named_condition(description, tracker.get_slot("language"))
             return [
                 *events,
                 *[SlotSet(s, None) for s in PACKET_SLOTS],
+                SlotSet("diagnosis", named),
                 FollowupAction("case_packet_form"),
             ]
         if category == "unclear":
@@ -103,12 +88,12 @@ class ActionScreenCondition(Action):
                     *events,
                     SlotSet("clarified", True),
                     SlotSet("condition_text", None),
-                    SlotSet("condition_done", None),
                     FollowupAction("condition_form"),
                 ]
             return [*events, FollowupAction("action_handoff_nurse")]
-        dispatcher.utter_message(response=f"utter_excluded_{category}")
-        return [*events, FollowupAction("utter_offer_nurse_chat")]
+        # The refusal says why and offers the nurse chat (its button) and the hotline; a yes to it
+        # is taken by the rules (data/rules/care.yml), so it is sent as the action it is.
+        return [*events, FollowupAction(f"utter_excluded_{category}")]
 
 
 class ActionAskConditionText(Action):

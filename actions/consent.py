@@ -19,6 +19,9 @@ from bot.policies import directory
 # Screening categories that mean the message named a condition (eligible or not: the screening of
 # the whole description decides later); "unclear" messages named none.
 TOLD_CATEGORIES = ("eligible", "common_illness", "chronic_management", "accident")
+# A request or description naming only what the service excludes is refused at once, with why and
+# both next steps: no consent, policy or date of birth is asked for nothing.
+EXCLUDED_CATEGORIES = ("common_illness", "chronic_management", "accident")
 RECENT_MESSAGES = 2  # the request itself, or the description before a "yes" to the offer
 
 
@@ -32,12 +35,43 @@ class ActionStartSecondOpinion(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = [SlotSet(slot, None) for slot in FLOW_SLOTS]
+        if refusal := excluded_at_once(tracker):
+            return [*events, *refusal]
         events += condition_already_told(tracker)
         identity = identity_of(tracker)
         if not directory.has_consent(identity, wording_version()):
             return [*events, FollowupAction("consent_form")]
         events.append(SlotSet("consent_given", True))
         return events + after_verification_or_form(dispatcher, identity)
+
+
+def excluded_at_once(tracker: Tracker) -> list[dict[str, Any]]:
+    """The refusal for a message that names only an excluded condition ("had a fever for three
+    days, can I use it?"), as the response action the rules' nurse offer follows; else none."""
+    screening = (tracker.latest_message or {}).get("screening") or {}
+    category = screening.get("category")
+    if category not in EXCLUDED_CATEGORIES:
+        return []
+    text = ((tracker.latest_message or {}).get("text") or "").strip()
+    return [SlotSet("screening_category", category), SlotSet("screening", screening),
+            SlotSet("condition_notes", [text]), FollowupAction(f"utter_excluded_{category}")]
+
+
+class ActionAcknowledgeCondition(Action):
+    """``action_acknowledge_condition``: a description that names no condition the service takes:
+    an excluded one is refused at once; anything else gets the service explained and the check
+    offered (``utter_describe_condition_ack``; the rules take a "yes" after this action)."""
+
+    def name(self) -> str:
+        return "action_acknowledge_condition"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        if refusal := excluded_at_once(tracker):
+            return refusal
+        dispatcher.utter_message(response="utter_describe_condition_ack")
+        return []
 
 
 def condition_already_told(tracker: Tracker) -> list[dict[str, Any]]:

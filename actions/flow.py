@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 
 from bot.eligibility import check
@@ -15,8 +16,7 @@ from bot.policies.directory import VerifiedPolicy
 
 PACKET_SLOTS = (
     "diagnosis",
-    "diagnosis_when",
-    "treatment",
+    "diagnosis_when",  # asked with the treatment so far, in one question
     "opinion_question",
     "call_language",
     "callback_number",
@@ -27,6 +27,7 @@ FLOW_SLOTS = (
     "policy_number",
     "date_of_birth",
     "last_policy_number",
+    "dob_year",
     "verification",
     "verified_policy",
     "eligibility_reason",
@@ -34,7 +35,6 @@ FLOW_SLOTS = (
     "effective_date",
     "policy_suffix",
     "condition_text",
-    "condition_done",
     "condition_notes",
     "screening_category",
     "screening",
@@ -43,6 +43,14 @@ FLOW_SLOTS = (
     "summary_confirmed",
     "case_ref",
 )
+
+
+def said_in_passing(tracker: Tracker) -> dict[str, Any]:
+    """What the customer said without being asked (often in the first message: "my mother", a
+    plan's name), kept on every case, the nurse's too."""
+    return {key: tracker.get_slot(slot)
+            for key, slot in (("person", "patient"), ("plan_named", "plan"))
+            if tracker.get_slot(slot)}
 
 
 def policy_slots(policy: VerifiedPolicy) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.context import identity_of, language_of
-from actions.flow import PACKET_SLOTS
+from actions.flow import PACKET_SLOTS, said_in_passing
 from bot.cases import store
 from bot.office_hours import OfficeHours
 
@@ -56,6 +56,7 @@ class ActionHandoffNurse(Action):
         packet = {slot: tracker.get_slot(slot) for slot in PACKET_SLOTS if tracker.get_slot(slot)}
         if notes := tracker.get_slot("condition_notes"):
             packet["description"] = notes
+        packet.update(said_in_passing(tracker))
         case = store.open_case(
             conversation_id=tracker.sender_id,
             channel=identity.channel,

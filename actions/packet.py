@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -11,12 +12,15 @@ from rasa_sdk.types import DomainDict
 
 from actions.context import identity_of, language_of
 from actions.digression import answer_digression, answer_is_a_question, leaving
-from actions.flow import PACKET_SLOTS
+from actions.flow import PACKET_SLOTS, said_in_passing
 from actions.handoff import announce_handoff
 from actions.verification import eligibility_of
 from bot.cases import store
 
 MAX_FIELD = 500  # a packet field is a line, not an essay; the transcript keeps everything
+# A telephone number inside a sentence: a country code perhaps, then eight digits or more.
+_PHONE = re.compile(r"\+?\d(?:[\s\-]?\d){7,14}")
+SUMMARY_ANSWERS = ("affirm", "deny")
 
 
 class ValidateCasePacketForm(FormValidationAction):
@@ -67,6 +71,37 @@ class ValidateCasePacketForm(FormValidationAction):
         return {"callback_number": str(value).strip()}
 
 
+class ValidateSummaryForm(FormValidationAction):
+    """``validate_summary_form``: only an answer to the summary confirms it.
+
+    Rasa reads a form's slots from the latest message when the form starts: the "得" / "ok"
+    that answered the call-back time would otherwise confirm a summary nobody has seen yet.
+    """
+
+    def name(self) -> str:
+        return "validate_summary_form"
+
+    async def run(self, dispatcher, tracker, domain):  # noqa: ANN001, ANN201 - SDK signature
+        """A new call-back number sent instead of a yes or no ("sorry, call me on 9123 4567")
+        replaces the old one; the summary is shown again with it."""
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        text = ((tracker.latest_message or {}).get("text") or "").strip()
+        phone = _PHONE.search(text)
+        if (tracker.get_slot("requested_slot") == "summary_confirmed" and phone
+                and intent not in SUMMARY_ANSWERS and not leaving(tracker)):
+            # (the summary slot set, even to None, keeps the form waiting for the yes or no)
+            return [SlotSet("callback_number", phone.group(0).strip()),
+                    SlotSet("summary_confirmed", None)]
+        return await super().run(dispatcher, tracker, domain)
+
+    def validate_summary_confirmed(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") != "summary_confirmed":
+            return {"summary_confirmed": None}
+        return {"summary_confirmed": value if isinstance(value, bool) else None}
+
+
 class ActionSubmitCase(Action):
     """``action_submit_case``: on a confirmed summary, create the case for the case doctor."""
 
@@ -87,10 +122,7 @@ class ActionSubmitCase(Action):
         stored = tracker.get_slot("verified_policy") or {}
         packet = {slot: tracker.get_slot(slot) for slot in PACKET_SLOTS}
         packet["description"] = tracker.get_slot("condition_notes") or []
-        # Said in passing, often in the first message ("my mother", a plan's name): kept, not asked.
-        for key, slot in (("person", "patient"), ("plan_named", "plan")):
-            if tracker.get_slot(slot):
-                packet[key] = tracker.get_slot(slot)
+        packet.update(said_in_passing(tracker))
         case = store.open_case(
             conversation_id=tracker.sender_id,
             channel=identity.channel,

@@ -20,7 +20,7 @@ from rasa_sdk.types import DomainDict
 from actions.context import identity_of, language_of
 from actions.digression import answer_digression, leaving
 from actions.flow import after_verification
-from bot.dates import parse_date_of_birth
+from bot.dates import parse_date_of_birth, with_year, year_only
 from bot.eligibility import check
 from bot.plans import catalogue
 from bot.policies import directory
@@ -79,8 +79,12 @@ class ValidateVerificationForm(FormValidationAction):
 
     async def run(self, dispatcher, tracker, domain):  # noqa: ANN001, ANN201 - SDK signature
         """A nurse request or "stop" leaves by the rules; a question is answered, not refused."""
+        kept_year = tracker.get_slot("dob_year")
+
         def is_value(text: str) -> bool:
-            return bool(find_policy_number(text) or parse_date_of_birth(text))
+            return bool(find_policy_number(text) or parse_date_of_birth(text)
+                        or year_only(text)
+                        or (kept_year and with_year(text, int(kept_year))))
 
         text = ((tracker.latest_message or {}).get("text") or "").strip()
         requested = tracker.get_slot("requested_slot")
@@ -121,11 +125,18 @@ class ValidateVerificationForm(FormValidationAction):
         if value is None:
             return {"date_of_birth": None}
         born = parse_date_of_birth(str(value))
+        kept_year = tracker.get_slot("dob_year")
+        if born is None and kept_year:  # "15 March" after "1975"
+            born = with_year(str(value), int(kept_year))
         corrected = find_policy_number(str(value))
         number = corrected or tracker.get_slot("policy_number")
         if born is None:
             if corrected:  # "sorry, I mean policy CI…": replace it, ask the date again
                 return {"policy_number": corrected, "date_of_birth": None}
+            if (year := year_only(str(value))) is not None:
+                # A year alone cannot verify: keep it, ask for the day and month.
+                dispatcher.utter_message(response="utter_dob_need_full_date", dob_year=str(year))
+                return {"date_of_birth": None, "dob_year": str(year)}
             dispatcher.utter_message(response="utter_dob_format")
             return {"date_of_birth": None}
         if not number:
@@ -169,6 +180,7 @@ class ActionAfterVerification(Action):
             SlotSet("policy_number", None),
             SlotSet("date_of_birth", None),
             SlotSet("last_policy_number", None),
+            SlotSet("dob_year", None),
         ]
         if tracker.get_slot("verification") != "verified":
             return [*cleared, FollowupAction("utter_offer_nurse_chat")]
@@ -194,13 +206,12 @@ class ActionExplainEligibility(Action):
         events: list[dict[str, Any]] = [SlotSet("plan_name", plan_name)]
         if reason == "eligible":
             dispatcher.utter_message(response="utter_eligible", plan_name=plan_name)
-            return [*events, FollowupAction("condition_form")]
-        dispatcher.utter_message(
-            response=f"utter_not_eligible_{reason}",
-            plan_name=plan_name,
-            effective_date=tracker.get_slot("effective_date") or "",
-        )
-        return [*events, FollowupAction("utter_offer_nurse_chat")]
+            told = tracker.get_slot("condition_text") == "received"  # in the request itself
+            step = "action_screen_condition" if told else "condition_form"
+            return [*events, FollowupAction(step)]
+        # The refusal (plan_name and effective_date come from the slots) says why and offers the
+        # nurse chat and the hotline; a yes to it is taken by the rules (data/rules/care.yml).
+        return [*events, FollowupAction(f"utter_not_eligible_{reason}")]
 
 
 def eligibility_of(tracker: Tracker) -> dict[str, Any]:

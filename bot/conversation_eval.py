@@ -9,7 +9,8 @@ outcome rate, detour rate, turns over the shortest path, emergency recall, reply
 
 The product is started as the end-to-end tests start it (:mod:`bot.conveval.product`), or
 ``--url`` names one already running (with ``--staff-token`` and its fakes' URLs). Figures are
-printed and written to ``results/conversations-eval.json``; missing a goal never fails the run.
+printed and written to ``docs/results/conversations-eval.json`` (and ``.md``); missing a goal
+never fails the run.
 Exit codes: 2 when the set is malformed, 3 when the product cannot be started.
 
 Held-out conversations are never to be read or tuned on: develop with ``--split dev``.
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import subprocess
 import sys
@@ -31,9 +31,10 @@ from bot.conveval import replies, report
 from bot.conveval.drivers import DriverError, Product
 from bot.conveval.judge import Played, Turn, Verdict, judge
 from bot.paths import ROOT
+from bot.results import RESULTS_DIR, write_report
 
 SET_DIR = ROOT / "tests" / "conversations"
-RESULTS = ROOT / "results" / "conversations-eval.json"
+RESULTS = RESULTS_DIR / "conversations-eval.json"
 MALFORMED, NOT_STARTED = 2, 3
 
 
@@ -121,8 +122,8 @@ def evaluate(product: Product, conversations: list[dict], jobs: int,
     result = report.build(verdicts, meta)
     print(report.table(result))
     print(f"commit {meta['commit']}, {meta['started']} – {meta['finished']}")
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+    write_report(out, result, title="Whole-conversation evaluation", command="make eval",
+                 summary=report.table(result))
     print(f"conversation figures: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
     return result
 

@@ -4,7 +4,11 @@
 gateway hands WhatsApp/WeChat messages to, and Rasa's HTTP API (token-protected). It opens its
 port first and loads the model in the background, so ``/health`` says "loading" meanwhile. It uses
 Rasa's own ``configure_app``, so channels behave exactly as under ``rasa run``; our dialogue-engine
-shortcuts (:mod:`bot.dialogue`) are installed before the model loads.
+shortcuts (:mod:`bot.dialogue`) are installed before the model loads, after checking that the
+installed Rasa is the one they were written for. They give stock Rasa's results with one stated
+difference: an action call carries the events of the last 12 user turns only (our actions and
+rasa_sdk read no further back, so they answer as under stock). ``SMO_STOCK_RASA=true`` runs Rasa as
+shipped instead: no shortcut, Rasa's own tracker store and action endpoint.
 """
 
 from __future__ import annotations
@@ -31,18 +35,22 @@ from channels.rest.input import RestInput
 logger = logging.getLogger(__name__)
 
 
-def tracker_endpoint(url: str, *, only_writer: bool = False) -> EndpointConfig:
+def tracker_endpoint(url: str, *, only_writer: bool = False, stock: bool = False
+                     ) -> EndpointConfig:
     """Rasa's SQL tracker store at a SQLAlchemy URL (SQLite file or PostgreSQL).
 
     ``only_writer``: this process is the only one writing conversations (embedded mode), so
-    the store may trust its memory without asking the database on every read."""
+    the store may trust its memory without asking the database on every read. ``stock``: Rasa's
+    own store (``SMO_STOCK_RASA``), on the same tables."""
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
-    # Rasa's SQL tracker store, keeping current conversations in memory (bot.dialogue).
-    tracker = {"type": "bot.dialogue.tracker_store.CachedSQLTrackerStore",
-               "dialect": parsed.drivername.split("+")[0], "db": parsed.database,
-               "verify_reads": not only_writer}
+    tracker: dict = {"type": "sql", "dialect": parsed.drivername.split("+")[0],
+                     "db": parsed.database}
+    if not stock:
+        # Rasa's SQL tracker store, keeping current conversations in memory (bot.dialogue).
+        tracker.update(type="bot.dialogue.tracker_store.CachedSQLTrackerStore",
+                       verify_reads=not only_writer)
     if parsed.host:
         # Rasa takes the host as the endpoint's ``url``.
         tracker.update(url=parsed.host, port=parsed.port, username=parsed.username,
@@ -67,26 +75,41 @@ def lock_endpoint(url: str | None) -> EndpointConfig | None:
 
 
 def build_endpoints(settings: Settings) -> AvailableEndpoints:
-    """Action server, tracker store and lock store from settings (embedded by default)."""
+    """Action server, tracker store and lock store from settings (embedded by default); Rasa's
+    own action endpoint and tracker store with ``SMO_STOCK_RASA``."""
     from bot import stores
     from bot.dialogue.action_endpoint import PooledEndpointConfig
 
+    # Called after every message: one kept connection instead of one per call.
+    action = PooledEndpointConfig.for_action_server(settings.action_server_url,
+                                                    settings.action_token)
+    if settings.stock_rasa:  # the same URL and secret, a new connection per call
+        action = EndpointConfig(url=action.url, headers=action.headers)
     return AvailableEndpoints(
-        # Called after every message: one kept connection instead of one per call.
-        action=PooledEndpointConfig.for_action_server(settings.action_server_url,
-                                                      settings.action_token),
+        action=action,
         # Embedded: one core process writes the tracker store; shared: several instances do.
         tracker_store=tracker_endpoint(settings.tracker_db_url,
-                                       only_writer=stores.redis_url() is None),
+                                       only_writer=stores.redis_url() is None,
+                                       stock=settings.stock_rasa),
         lock_store=lock_endpoint(stores.redis_url()),
     )
 
 
+def prepare_engine(settings: Settings) -> None:
+    """Install the dialogue-engine shortcuts (the same results as stock Rasa but for the
+    12-turn window of action calls, without the O(history) costs), unless ``SMO_STOCK_RASA``.
+    Raises :class:`bot.dialogue.RasaVersionError` on a Rasa they were not written for."""
+    if not settings.stock_rasa:
+        import bot.dialogue
+
+        bot.dialogue.install()
+
+
 def build_core_app(settings: Settings) -> Sanic:
     """The core: Rasa's agent with the REST and internal channels and Rasa's HTTP API."""
-    import bot.dialogue
-
-    bot.dialogue.install()  # same dialogue results as stock Rasa, without the O(history) costs
+    prepare_engine(settings)
+    if settings.stock_rasa:
+        logger.warning("SMO_STOCK_RASA: Rasa's dialogue engine as shipped (no bot.dialogue)")
     endpoints = build_endpoints(settings)
     app = configure_app(
         # Our REST channel (channels/rest/input.py), not Rasa's: it answers the gateway only.

@@ -174,14 +174,20 @@ def to_simplified(text: str) -> str:
 
 
 def _script_counts(text: str) -> tuple[int, int]:
-    """(Traditional-only characters, Simplified-only characters) in ``text``."""
+    """(Traditional-only characters, Simplified-only characters) in ``text``.
+
+    A Cantonese marker is never Simplified-only: Hong Kong writes 晒 ("all", 啱晒), although
+    OpenCC's Traditional for it is 曬.
+    """
     han = "".join(_HAN.findall(text))
     if not han:
         return 0, 0
     as_simplified = _convert_same_length(han, "hk2s")
     as_traditional = _convert_same_length(han, "s2hk")
+    markers = _lexicon().marker_chars
     traditional = sum(1 for a, b in zip(han, as_simplified, strict=True) if a != b)
-    simplified = sum(1 for a, b in zip(han, as_traditional, strict=True) if a != b)
+    simplified = sum(1 for a, b in zip(han, as_traditional, strict=True)
+                     if a != b and a not in markers)
     return traditional, simplified
 
 

@@ -146,9 +146,13 @@ def _is_up(url: str) -> bool:
 
 
 def _stop(running: list[Service]) -> None:
+    # SIGTERM, not SIGINT: a launcher started in the background by a shell without job control
+    # (a CI step, ``make run &``) and its servers inherit SIGINT ignored, so SIGINT stopped
+    # nothing and each server was killed outright 15 s later. Every server stops cleanly on
+    # SIGTERM (Sanic, aiohttp).
     for service in reversed(running):
         if service.process and service.process.poll() is None:
-            service.process.send_signal(signal.SIGINT)
+            service.process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + 15
     for service in reversed(running):
         if service.process is None:
@@ -299,9 +303,13 @@ def _banner(settings: Settings, sandbox: Sandbox | None,
 
 def main() -> int:
     """Start, wait for health, supervise, stop on Ctrl-C."""
+    from bot.dialogue import RasaVersionError, check_rasa_version
+
     try:
         settings = load_settings()
-    except SettingsError as exc:
+        if not settings.stock_rasa:  # refused here, before anything starts, as in the core
+            check_rasa_version()
+    except (SettingsError, RasaVersionError) as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     model = Path(os.environ.get("SMO_MODEL", "")) if os.environ.get("SMO_MODEL") else None

@@ -2,7 +2,7 @@
 
 Every conversation id carries its channel: ``whatsapp:+852…`` (the Twilio address),
 ``wechat:<openid>``, ``rest:<visitor>``. Only our channels create conversations and each writes
-its own prefix (``channels.core.runtime.conversation_id``, ``channels.rest.message``), so the
+its own prefix (:func:`conversation_id` here, ``channels.rest.message``), so the
 prefix is the one fact about a conversation's channel that no message can claim otherwise; a
 message's ``input_channel`` is a claim. Identities, cases and delivery addresses all come from it.
 """
@@ -12,6 +12,11 @@ from __future__ import annotations
 CHANNELS = frozenset({"whatsapp", "wechat", "rest"})
 # The id itself is the address on WhatsApp (Twilio's "whatsapp:+852…"); elsewhere, what follows.
 PREFIX_IS_ADDRESS = frozenset({"whatsapp"})
+
+
+def conversation_id(channel: str, sender: str) -> str:
+    """Rasa's sender id for a provider's sender: one conversation per channel identity."""
+    return sender if sender.startswith(f"{channel}:") else f"{channel}:{sender}"
 
 
 class WrongChannel(ValueError):

@@ -39,17 +39,25 @@ emergency, not a cough. Their findings carry the text they matched; ``macros`` (
 characters without punctuation or negation) keep them readable.
 
 Acute signs, the second net: the optional top-level ``acute`` section lists cues of acute danger
-(bleeding, breathing, chest, consciousness, self-harm, poisoning), cues of distress that count
-with a person (a baby, grandma) or a time ("right now", 而家, 现在), and phrases that contain a
-cue but no danger ("blood test", 血壓). When the screening is not sure — ``unclear`` or an
-exclusion — and such signs are present, ``ask_if_now`` is true: the assistant asks at once
+(bleeding, breathing, consciousness, self-harm, poisoning), cues that only name an ``organ``
+(chest, heart, 心口), cues of distress that count with a person (a baby, grandma) or a time
+("right now", 而家, 现在), and phrases that contain a cue but no danger ("blood test", 血壓,
+呼吸正常). An accident found in the text that is not in the past (a fall, a crash, a burn, a cut)
+counts like distress: "grandma fell just now" asks. When the screening is not sure — ``unclear``
+or an exclusion — and such signs are present, ``ask_if_now`` is true: the assistant asks at once
 whether it is happening now and gives 999 / 120 in the same reply (``bot.handoff.guard``), and a
-"yes" to that question is answered as an emergency (``bot.nlu.emergency_policy``).
+"yes" to that question is answered as an emergency (``bot.nlu.emergency_policy``). A covered
+(``eligible``) description asks too when a danger cue outside every negated or past term comes
+with a time ("mum has lung cancer, now she is gasping"); an organ cue alone does not ("stents in
+his heart, now they want another"), nor a negated red flag ("hasn't lost consciousness").
 
 Past events: the optional top-level ``history`` section lists cues ("years ago", 年前, 去年) that
 put an emergency term in the past, so "had a heart attack 2 years ago, doctor recommends bypass"
-counts as a named serious condition, not a 999 call; a past everyday illness ("had the flu last
-month, now diagnosed with lymphoma") counts for nothing. The optional top-level ``ignore`` section
+counts as a named serious condition, not a 999 call (so does a symptom "for months"); a past
+everyday illness ("had the flu last month, now diagnosed with lymphoma") counts for nothing. A
+past accident stays an accident, unless a condition needing a decision is named beside it ("she
+fell last year, now she needs a hip replacement" is the replacement); either way it is no sign of
+danger now. The optional top-level ``ignore`` section
 lists names that contain a term but name no condition (the plan 癌症全護計劃).
 
 This never depends on the intent classifier: the emergency guard calls it on every message.
@@ -90,10 +98,11 @@ LEXICON_LANGUAGES = ("en", "yue", "zh")
 # (a refusal must never be the only answer to a sign of danger). An eligible case goes on to a case
 # with the nurses; an emergency is answered with 999 / 120 already.
 NOT_SURE = ("unclear", "common_illness", "accident", "chronic_management")
-# Sections whose terms the ``history`` cues put in the past.
-HISTORY_SECTIONS = ("emergency", "common_illness", "symptom")
+# Sections whose terms the ``history`` cues put in the past. A past accident stays an accident
+# (the exclusion holds), but it is no sign that something is happening now.
+HISTORY_SECTIONS = ("emergency", "common_illness", "symptom", "accident")
 # The kinds of cue in a lexicon's ``acute`` section.
-ACUTE_KINDS = ("danger", "distress", "person", "now")
+ACUTE_KINDS = ("danger", "organ", "distress", "person", "now")
 
 
 @dataclass(frozen=True)
@@ -127,9 +136,14 @@ class Screening:
     language: str | None
     findings: tuple[Finding, ...] = field(default_factory=tuple)
     complication_of_chronic: bool = False
-    # Cues of acute danger found (empty unless they qualify: a danger cue, or distress with a
-    # person or a time). Recorded for every category; they drive the dialogue only via ask_if_now.
+    # Cues of acute danger found (empty unless they qualify: a danger cue, or distress or an
+    # accident with a person or a time). Recorded for every category; they drive the dialogue
+    # only via ask_if_now.
     acute_signs: tuple[str, ...] = ()
+    # A danger cue outside any negated or past term *and* a time ("right now", 而家): asked about
+    # even when the description is otherwise a covered condition ("mum has lung cancer, now
+    # she's gasping").
+    danger_now: bool = False
 
     @property
     def matched(self) -> list[str]:
@@ -150,6 +164,8 @@ class Screening:
     def ask_if_now(self) -> bool:
         """The second net: not sure, yet signs of acute danger — ask whether it is happening now
         and give 999 / 120 in the same reply."""
+        if self.category == "eligible":
+            return self.danger_now
         return bool(self.acute_signs) and self.category in NOT_SURE
 
     def as_dict(self) -> dict[str, object]:
@@ -496,13 +512,31 @@ def _mask(text: str, spans: list[tuple[int, int]], fill: str = " ") -> str:
     return "".join(chars)
 
 
+def _texts(folded: str, taken: list[tuple[int, int]]) -> _Texts:
+    """Cues are looked for with pseudo-cues and every matched term blanked out; breaks with the
+    words that only look like one (其他) blanked."""
+    lexicons = _load()
+    pseudo_spans = [m.span() for p in lexicons.pseudo for m in p.finditer(folded)]
+    return _Texts(
+        masked=_mask(folded, pseudo_spans + taken),
+        terms_masked=_mask(folded, taken),
+        broken=_mask(folded, [m.span() for p in lexicons.not_breaks for m in p.finditer(folded)],
+                     "#"),
+    )
+
+
+def _rules(lang: str | None) -> list[_Negation]:
+    """Every file's negation rules, the language's own first."""
+    negations = _load().negations
+    primary = _lexicon_language(lang)
+    return [negations[primary]] + [n for k, n in negations.items() if k != primary]
+
+
 def find_terms(text: str, lang: str | None = None) -> list[Finding]:
     """Every lexicon term in ``text`` (no overlaps, longest first), with its negation."""
     lexicons = _load()
-    negations = lexicons.negations
     folded = _fold(text)
-    primary = _lexicon_language(lang)
-    rules = [negations[primary]] + [n for k, n in negations.items() if k != primary]
+    rules = _rules(lang)
     taken: list[tuple[int, int]] = []
     occupied = bytearray(len(folded))  # characters already inside a (longer) term or a name
     for name in lexicons.ignore:
@@ -524,15 +558,7 @@ def find_terms(text: str, lang: str | None = None) -> list[Finding]:
             found.append((term, start, end))
     if not found:
         return []
-    # Cues are looked for with pseudo-cues and every matched term blanked out; breaks with the
-    # words that only look like one (其他) blanked.
-    pseudo_spans = [m.span() for p in lexicons.pseudo for m in p.finditer(folded)]
-    texts = _Texts(
-        masked=_mask(folded, pseudo_spans + taken),
-        terms_masked=_mask(folded, taken),
-        broken=_mask(folded, [m.span() for p in lexicons.not_breaks for m in p.finditer(folded)],
-                     "#"),
-    )
+    texts = _texts(folded, taken)
     findings = []
     for term, start, end in found:
         negated = _is_negated(texts, start, end, rules, term.section)
@@ -548,8 +574,17 @@ def acute_signs(text: str, findings: tuple[Finding, ...] | list[Finding] = ()) -
     Cues inside a non-emergency term ("chest cold", "blood test"), a past emergency or an
     ``ignore`` phrase do not count; cues inside a negated emergency term do ("she hasn't lost
     consciousness" still asks) — the second net errs towards asking. A danger cue qualifies
-    alone; a distress cue with a person or a time.
+    alone; a distress cue, or an accident that is not in the past (a fall, a crash, a burn, a
+    cut), with a person or a time.
     """
+    return _acute(text, findings, None)[0]
+
+
+def _acute(
+    text: str, findings: tuple[Finding, ...] | list[Finding], lang: str | None
+) -> tuple[tuple[str, ...], bool]:
+    """(the qualifying acute signs, whether a danger cue that is not negated — itself or inside a
+    negated term — comes with a time cue): the second net's two questions, in one pass."""
     lexicons = _load()
     acute = lexicons.acute
     folded = _fold(text)
@@ -561,13 +596,28 @@ def acute_signs(text: str, findings: tuple[Finding, ...] | list[Finding] = ()) -
         hits = [cue for cue, pattern in cues if pattern.search(visible)]
         if hits:
             found[kind] = hits
-    danger, distress = found.get("danger", []), found.get("distress", [])
+    danger, organ = found.get("danger", []), found.get("organ", [])
+    # An accident that just happened is a sign too, with a person or a time ("grandma fell just
+    # now", 啱啱撞車); a past one ("tripped last year") is not.
+    injuries = [f.term for f in findings
+                if f.section == "accident" and not f.negated and not f.historical]
+    distress = [*found.get("distress", []), *injuries]
     context = found.get("person", []) + found.get("now", [])
-    if danger:
-        return tuple(dict.fromkeys(danger + distress + context))
+    danger_now = False
+    if danger and found.get("now"):
+        clean = _mask(visible, [(f.start, f.end) for f in findings if f.negated])
+        texts = _texts(folded, [(f.start, f.end) for f in findings])
+        rules = _rules(lang)
+        danger_now = any(
+            not _is_negated(texts, *m.span(), rules, "emergency")
+            for cue, pattern in acute.cues["danger"] if cue in danger
+            for m in pattern.finditer(clean)
+        )
+    if danger or organ:
+        return tuple(dict.fromkeys(danger + organ + distress + context)), danger_now
     if distress and context:
-        return tuple(dict.fromkeys(distress + context))
-    return ()
+        return tuple(dict.fromkeys(distress + context)), False
+    return (), False
 
 
 def screen(text: str, lang: str | None = None) -> Screening:
@@ -575,14 +625,17 @@ def screen(text: str, lang: str | None = None) -> Screening:
     language = lang or detect(text or "").language
     findings = tuple(find_terms(text or "", language))
     present = {f.effective_section for f in findings if not f.negated}
-    signs = acute_signs(text or "", findings)
+    signs, danger_now = _acute(text or "", findings, language)
 
     def result(category: str, complication: bool = False) -> Screening:
-        return Screening(category, language, findings, complication, signs)
+        return Screening(category, language, findings, complication, signs, danger_now)
 
     if "emergency" in present:
         return result("emergency")
-    if "accident" in present:
+    # An accident long past beside a condition needing a decision is history: "she fell last year,
+    # now she needs a hip replacement" is the replacement. Alone, it is still an accident.
+    past_accident = all(f.historical for f in findings if f.section == "accident" and not f.negated)
+    if "accident" in present and not (past_accident and present & {"serious", "complication"}):
         return result("accident")
     if "chronic_disease" in present and present & {"complication", "serious"}:
         return result("eligible", complication=True)

@@ -11,23 +11,23 @@ mixed), overall and per category: accuracy, and emergency recall counted two way
 
 Misses are listed for ``dev`` only: held-out lines are reported as figures, never as texts, so
 nobody tunes on them by reading a report. The figures are printed and written to
-``results/screening-eval.json``. Missing a goal never fails the run (the set measures, it does not
-gate); a malformed set does (:class:`bot.yamlfile.DataFileError`).
+``docs/results/screening-eval.json`` (and ``.md``). Missing a goal never fails the run (the set
+measures, it does not gate); a malformed set does (:class:`bot.yamlfile.DataFileError`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.paths import ROOT
+from bot.results import RESULTS_DIR, write_report
 from bot.screening import CATEGORIES, Screening, screen
 from bot.yamlfile import DataFileError, load_yaml
 
 EVAL_DIR = ROOT / "tests" / "screening_eval"
-RESULTS = ROOT / "results" / "screening-eval.json"
+RESULTS = RESULTS_DIR / "screening-eval.json"
 SPLITS = ("dev", "heldout")
 LANGS = ("en", "yue", "zh")
 FIELDS = {"text", "category", "lang", "split", "note"}
@@ -165,7 +165,7 @@ def run(directory: Path | None = None, out: Path | None = None) -> dict | None:
         return None
     report = evaluate(load_cases(directory))
     print(format_report(report))
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    write_report(out, report, title="Screening evaluation", command="make eval",
+                 summary=format_report(report))
     print(f"screening figures: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
     return report

@@ -31,8 +31,14 @@ def main(argv: list[str] | None = None) -> None:
         # never does; blocking it (TF handles the ImportError) saves ~90 MB in the core.
         sys.modules.setdefault("jax", None)
         from bot.core_server import build_core_app
+        from bot.dialogue import RasaVersionError
+        from bot.settings import SettingsError
 
-        app = build_core_app(settings)
+        try:
+            app = build_core_app(settings)
+        except (SettingsError, RasaVersionError) as exc:
+            print(f"configuration error: {exc}", file=sys.stderr)
+            sys.exit(2)
         host, port = "127.0.0.1", settings.core_port
     else:
         from bot.gateway import build_gateway_app

@@ -1,7 +1,7 @@
 """Every setting, read from the environment (and an optional ``.env`` file) in one place.
 
 Modules receive a :class:`Settings` instead of reading ``os.environ`` themselves, so what the
-product can be configured with is this file, and the README's table mirrors it.
+product can be configured with is this file, and docs/settings.md's table mirrors it.
 """
 
 from __future__ import annotations
@@ -87,6 +87,9 @@ class Settings:
     rest_sender_burst: int = 8
     rest_client_per_minute: int = 30
     rest_client_burst: int = 10
+    # Rasa as shipped in the core: none of bot/dialogue's replacements, Rasa's own tracker store
+    # and action endpoint (same replies, slower on long conversations; bot/dialogue/__init__.py).
+    stock_rasa: bool = False
 
     @property
     def public_url(self) -> str:
@@ -134,6 +137,7 @@ def load_settings() -> Settings:
         rest_sender_burst=_int("SMO_REST_SENDER_BURST", 8, minimum=1),
         rest_client_per_minute=_int("SMO_REST_CLIENT_PER_MINUTE", 30, minimum=1),
         rest_client_burst=_int("SMO_REST_CLIENT_BURST", 10, minimum=1),
+        stock_rasa=_bool("SMO_STOCK_RASA", False),
     )
     try:
         stores.mode()

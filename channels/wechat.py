@@ -40,10 +40,10 @@ from wechatpy.client import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.replies import TextReply
 
+from bot.intake import clickable
 from bot.outbound import Delivery
 from channels.core.kv import shared_storage
 from channels.core.models import Contact, OutboundMessage
-from channels.core.openings import clickable
 from channels.core.replay import (
     ReplayCache,
     Verdict,

@@ -5,7 +5,7 @@
 
 The leaflet tells customers to follow the account, then tap 「客戶服務」 > 「健康辦公室」; the
 click's key is answered by the WeChat channel with the greeting and the main choices
-(``channels/core/openings.py`` reads the same file). Credentials come from the environment as
+(``bot/intake.py`` reads the same file). Credentials come from the environment as
 for the channel (``WECHAT_APP_ID``, ``WECHAT_APP_SECRET``, ``WECHAT_TOKEN``, and
 ``WECHAT_API_URL`` for the sandbox's fake); the access token is shared with the running
 channel through the same storage, so installing never invalidates the channel's token.
@@ -20,9 +20,9 @@ from typing import Any
 
 from wechatpy.exceptions import WeChatClientException
 
+from bot.intake import menu_data
 from bot.settings import SettingsError
 from channels.core.kv import shared_storage
-from channels.core.openings import menu_data
 from channels.settings import load_wechat
 
 

@@ -135,6 +135,21 @@ def _prepared(text_: str) -> tuple[str, str, dict[str, Any]] | None:
     return content_key(types), offer.script, types
 
 
+def _timed_http_client(timeout: float) -> Any:
+    """twilio's async HTTP client with its ``timeout`` in force. twilio 8.2 keeps the value but
+    hands aiohttp each request's own, which is None: aiohttp then waits without any limit, so a
+    Twilio that accepted a message and never answered held that customer's replies for good
+    (tests/test_send_after_timeout.py). With the limit, the send ends as a network error and the
+    next attempt first asks Twilio whether the message arrived."""
+    from twilio.http.async_http_client import AsyncTwilioHttpClient
+
+    class TimedHttpClient(AsyncTwilioHttpClient):
+        async def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+            return await super().request(*args, timeout=timeout or self.timeout, **kwargs)
+
+    return TimedHttpClient(timeout=timeout)
+
+
 def _failure(exc: TwilioRestException) -> SendResult:
     """A refused send: retried on 429 and 5xx, failed otherwise."""
     retryable = exc.status == 429 or exc.status >= 500
@@ -161,10 +176,9 @@ class TwilioAdapter:
     def client(self) -> Any:
         """One client with one async HTTP session for the process (pooled sessions would leak)."""
         if self._client is None:
-            from twilio.http.async_http_client import AsyncTwilioHttpClient
             from twilio.rest import Client
 
-            http = AsyncTwilioHttpClient(timeout=SEND_TIMEOUT_S)
+            http = _timed_http_client(SEND_TIMEOUT_S)
             self._client = Client(
                 self.settings.account_sid, self.settings.auth_token, http_client=http
             )

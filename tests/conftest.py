@@ -24,7 +24,36 @@ ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_S = 300
 
 
+import processes  # noqa: E402 - every server a test starts, stopped however the run ends
 from instances import free_port  # noqa: E402 - tests/ is on the path (rootdir conftest)
+
+processes.mark_session()
+
+
+def _interrupted(signum: int, _frame: object) -> None:
+    """SIGTERM or SIGHUP (a CI timeout, a closed terminal) ends the run as Ctrl-C does, so every
+    fixture still stops what it started (by default pytest would die with no clean-up)."""
+    raise KeyboardInterrupt
+
+
+for _signum in (signal.SIGTERM, signal.SIGHUP):
+    if signal.getsignal(_signum) is signal.SIG_DFL:
+        signal.signal(_signum, _interrupted)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_running() -> Iterator[None]:
+    """The run fails if a process it started is still alive at its end (checked after every
+    other fixture has cleaned up): each test and fixture stops what it starts, even failing.
+    What is found is ended too, so the failure leaves nothing running either."""
+    yield
+    left = processes.still_running()
+    if left:
+        processes.end(list(left))
+        pytest.fail("still running at the end of the test session (started by a test or "
+                    "fixture that did not stop it): "
+                    + "; ".join(f"pid {pid}: {command[:160]}" for pid, command in left.items()),
+                    pytrace=False)
 
 
 @dataclass(frozen=True)
@@ -116,13 +145,8 @@ def assistant(
                  "WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_TOKEN", "SMO_SANDBOX"):
         env.pop(name, None)
     with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot.launcher"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        process = processes.start([sys.executable, "-m", "bot.launcher"], cwd=ROOT, env=env,
+                                  stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(f"{base}/ready", process, log)
@@ -132,11 +156,7 @@ def assistant(
             action_token, rest_token_secret=rest_token_secret,
         )
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        processes.stop(process)  # the launcher and its five servers, whatever state they are in
 
 
 @pytest.fixture()

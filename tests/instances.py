@@ -17,6 +17,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import processes
+
 from channels.sandbox import defaults
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +67,7 @@ class FakeTwilio:
         port = free_port()
         log = folder / f"fake-twilio-{port}.log"
         with log.open("wb") as out:
-            process = subprocess.Popen(
+            process = processes.start(
                 [sys.executable, "-m", "channels.sandbox.fake_twilio", "--port", str(port),
                  "--account-sid", defaults.TWILIO_ACCOUNT_SID,
                  "--auth-token", defaults.TWILIO_AUTH_TOKEN],
@@ -75,8 +77,7 @@ class FakeTwilio:
         return fake
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
+        processes.stop(self.process, timeout=10)
 
 
 @dataclass
@@ -118,9 +119,8 @@ class Instance:
 
     def start(self, wait: bool = True) -> Instance:
         with self.log.open("ab") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "bot.launcher"], cwd=ROOT,
-                                            env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+            self.process = processes.start([sys.executable, "-m", "bot.launcher"], cwd=ROOT,
+                                           env=self.env, stdout=out, stderr=subprocess.STDOUT)
         if wait:
             wait_healthy(f"{self.base_url}/ready", self.process, self.log)
         return self
@@ -139,13 +139,9 @@ class Instance:
         time.sleep(0.5)
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
+        """The launcher and its servers (also what a crashed launcher left behind)."""
+        if self.process is not None:
+            processes.stop(self.process)
 
 
 # ---------------------------------------------------------------------------- customers & checks

@@ -155,3 +155,119 @@ def test_response_check_matches_stock_on_generated_events() -> None:
         assert _our_verdict(result) == _stock_verdict(result)
 
     same()
+
+
+# ---- the one deliberate difference from stock: the events window -------------------------------
+# Stock Rasa sends every event; we send the last SESSION_EVENTS user turns. That is safe only while
+# nothing on the action server reads further back. Who reads ``tracker.events`` is listed here;
+# each reader is run on trimmed and on stock (full) requests and must answer the same.
+
+# Tracker members that read the event list (rasa_sdk/interfaces.py); ``latest_message``, ``slots``,
+# ``active_loop`` and ``latest_action_name`` come from the state, sent in full.
+EVENT_READERS = {"events", "applied_events", "get_last_event_for", "last_executed_action_has",
+                 "events_after_latest_restart", "idx_after_latest_restart",
+                 "get_latest_input_channel", "slots_to_validate"}
+# (file, function) of every read, checked below; a new one fails the inventory test until it is.
+CHECKED_READS = {
+    ("actions/fallback.py", "ActionHandleFallback.run"),  # consecutive misses, needs 2
+    ("actions/consent.py", "_recent_user_messages"),  # the latest RECENT_MESSAGES (2)
+    ("rasa_sdk/forms.py", "ValidationAction.get_validation_events"),  # slots_to_validate
+}
+
+
+def _event_reads(path, shown: str) -> set[tuple[str, str]]:  # noqa: ANN001
+    """(file, Class.function) of each ``<tracker>.<reader>`` in a Python file."""
+    import ast
+
+    found: set[tuple[str, str]] = set()
+
+    def visit(node: ast.AST, scope: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                visit(child, f"{scope}.{child.name}" if scope else child.name)
+                continue
+            if (isinstance(child, ast.Attribute) and child.attr in EVENT_READERS
+                    and isinstance(child.value, ast.Name) and child.value.id == "tracker"):
+                found.add((shown, scope))
+            visit(child, scope)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")), "")
+    return found
+
+
+def test_every_reader_of_past_events_on_the_action_server_is_known() -> None:
+    from pathlib import Path
+
+    import rasa_sdk
+
+    root = Path(__file__).resolve().parent.parent
+    sdk = Path(rasa_sdk.__file__).parent
+    reads: set[tuple[str, str]] = set()
+    for path in sorted((root / "actions").rglob("*.py")):
+        reads |= _event_reads(path, path.relative_to(root).as_posix())
+    for path in sorted(sdk.rglob("*.py")):
+        if path.name != "interfaces.py":  # where the readers are defined
+            reads |= _event_reads(path, "rasa_sdk/" + path.relative_to(sdk).as_posix())
+    assert reads == CHECKED_READS
+
+
+def _generated_conversation(turns: list[tuple[str, str | None, int, bool]]
+                            ) -> DialogueStateTracker:
+    """A tracker from (intent, screening category, slots set, bot answered) per user turn."""
+    tracker = DialogueStateTracker("c", DOMAIN.slots)
+    tracker.update(ActionExecuted("action_listen"))
+    for number, (intent, category, slots, answered) in enumerate(turns):
+        parse = {"intent": {"name": intent, "confidence": 0.9}, "entities": [],
+                 "text": f"message {number}"}
+        if category:
+            parse["screening"] = {"category": category}
+        tracker.update(UserUttered(f"message {number}", parse["intent"], parse_data=parse))
+        for slot in range(slots):
+            tracker.update(SlotSet("plan", f"plan {number}.{slot}"))
+        if answered:
+            tracker.update(ActionExecuted("action_handle_fallback"))
+            tracker.update(BotUttered(f"answer {number}"))
+        tracker.update(ActionExecuted("action_listen"))
+    return tracker
+
+
+def test_actions_read_the_same_from_trimmed_and_from_stock_requests() -> None:
+    """For conversations longer than the window, what each reader sees is what it would see in
+    stock Rasa's request; everything else in the request is stock's."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from actions.consent import RECENT_MESSAGES, _recent_user_messages
+    from actions.fallback import MISSES_BEFORE_NURSE, consecutive_misses
+
+    turn = st.tuples(st.sampled_from(["greet", "nlu_fallback"]),
+                     st.sampled_from([None, "eligible", "unclear", "emergency"]),
+                     st.integers(0, 2), st.booleans())
+    windows_used: list[bool] = []
+
+    @settings(max_examples=150, deadline=None, database=None)
+    @given(st.lists(turn, min_size=1, max_size=3 * action_calls.SESSION_EVENTS))
+    def same(turns: list) -> None:
+        tracker = _generated_conversation(turns)
+        for action in ("action_handle_fallback", ACTION_VALIDATE_SLOT_MAPPINGS):
+            remote = RemoteAction(action, EndpointConfig("http://127.0.0.1:1/webhook"))
+            ours = action_calls._action_call_format(remote, tracker, DOMAIN)
+            stock = action_calls._STOCK_CALL_FORMAT(remote, tracker, DOMAIN)
+            events, full = ours["tracker"].pop("events"), stock["tracker"].pop("events")
+            assert full[len(full) - len(events):] == events  # the newest, unchanged
+            windows_used.append(len(events) < len(full))
+            assert ours["tracker"] == stock["tracker"]
+            stock_domain = {k: v for k, v in stock.pop("domain").items() if k != "responses"}
+            assert ours.pop("domain") == stock_domain
+            assert ours == stock
+            trimmed = Tracker.from_dict({**ours["tracker"], "sender_id": "c", "events": events})
+            whole = Tracker.from_dict({**stock["tracker"], "sender_id": "c", "events": full})
+            assert trimmed.slots_to_validate() == whole.slots_to_validate()
+            if action == "action_handle_fallback":
+                assert ((consecutive_misses(trimmed.events) >= MISSES_BEFORE_NURSE)
+                        == (consecutive_misses(whole.events) >= MISSES_BEFORE_NURSE))
+                assert (_recent_user_messages(trimmed, RECENT_MESSAGES)
+                        == _recent_user_messages(whole, RECENT_MESSAGES))
+
+    same()
+    assert sum(windows_used) > 50  # the window really cut most of these conversations

@@ -26,9 +26,7 @@ TEXT = {
         "request": "I want to get a second medical opinion",
         "yes": "yes I agree",
         "no": "no",
-        "done": "no that's all",
         "cancer": "My doctor diagnosed stage 2 colon cancer and wants to operate next month",
-        "more": "He also suggested chemotherapy afterwards",
         "accident": "I broke my arm in a car accident yesterday",
         "cold": "I have a cold and a runny nose",
         "diabetes": "I need help adjusting my diabetes medication at my routine check-up",
@@ -42,9 +40,7 @@ TEXT = {
         "request": "我想申請第二醫療意見",
         "yes": "我同意",
         "no": "唔要",
-        "done": "冇喇",
         "cancer": "醫生話我有第二期大腸癌要做手術切除",
-        "more": "手術之後可能仲要化療",
         "accident": "我琴日撞車跌斷咗手",
         "cold": "我傷風流鼻水",
         "diabetes": "我想問下糖尿病覆診點調校啲藥",
@@ -58,9 +54,7 @@ TEXT = {
         "request": "我想申请第二医疗意见",
         "yes": "我同意",
         "no": "不用了",
-        "done": "没有了",
         "cancer": "医生诊断我是乳腺癌二期，建议先手术再化疗",
-        "more": "我想知道有没有别的治疗方案",
         "accident": "我昨天出车祸手骨折了",
         "cold": "我感冒了一直流鼻涕",
         "diabetes": "我想调整糖尿病的药物，平时复诊控制血糖",
@@ -96,16 +90,13 @@ def test_eligible_case_reaches_the_case_doctor(assistant, language: str) -> None
         "utter_eligible",
         "utter_ask_condition_text",
     ]
-    assert customer.ask(t["cancer"]) == ["utter_ask_condition_done"]
-    assert customer.ask(t["more"]) == ["utter_ask_condition_done"]
-    assert customer.ask(t["done"]) == ["utter_screen_eligible", "utter_ask_diagnosis"]
+    # one description is screened at once; the cancer it names is the diagnosis, not asked again
+    assert customer.ask(t["cancer"]) == ["utter_screen_eligible", "utter_ask_diagnosis_when"]
     # A bare "last month" in the customer's language must not read as a request for a nurse
     # (it once did in Cantonese and dropped the packet); a non-number is explained, asked once.
     when = {"en": "last month", "yue": "上個月", "zh-Hans": "上个月"}[language]
     steps = [
-        ("colon cancer stage 2", ["utter_ask_diagnosis_when"]),
-        (when, ["utter_ask_treatment"]),
-        ("surgery then chemo", ["utter_ask_opinion_question"]),
+        (when, ["utter_ask_opinion_question"]),
         ("is surgery the best option", ["utter_ask_call_language"]),
         ("Cantonese", ["utter_ask_callback_number"]),
         ("this one", ["utter_invalid_callback_number", "utter_ask_callback_number"]),
@@ -122,7 +113,8 @@ def test_eligible_case_reaches_the_case_doctor(assistant, language: str) -> None
     assert case["eligibility"]["reason"] == "eligible"
     assert case["screening"]["category"] == "eligible"
     assert case["packet"]["opinion_question"] == "is surgery the best option"
-    assert len(case["packet"]["description"]) == 2
+    assert case["packet"]["description"] == [t["cancer"]]
+    assert case["packet"]["diagnosis"] in t["cancer"]
     assert "0001" not in case["conversation"] or case["conversation"].startswith("••••")
 
 
@@ -164,7 +156,8 @@ def test_uniform_failure_then_lockout(assistant, language: str) -> None:
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_not_eligible_is_explained_with_next_step(assistant, language: str, policy, reason) -> None:
     customer = start(assistant.base_url, language)
-    assert verify(customer, *policy) == [f"utter_not_eligible_{reason}", "utter_offer_nurse_chat"]
+    # the refusal says why and offers the nurse chat itself (its choices)
+    assert verify(customer, *policy) == [f"utter_not_eligible_{reason}"]
     assert customer.ask(TEXT[language]["yes"]) == ["utter_handoff_queued"]
     case = Staff.member(assistant).case_of(customer)
     assert case["queue"] == "nurse" and case["reason"] == "not_eligible"
@@ -181,8 +174,7 @@ def test_excluded_conditions_are_explained_kindly(assistant, language: str, cate
     customer = start(assistant.base_url, language)
     number, births = ELIGIBLE
     assert verify(customer, number, births[language])[0] == "utter_eligible"
-    assert customer.ask(t[category]) == ["utter_ask_condition_done"]
-    assert customer.ask(t["done"]) == [f"utter_excluded_{expected}", "utter_offer_nurse_chat"]
+    assert customer.ask(t[category]) == [f"utter_excluded_{expected}"]
     assert customer.ask(t["no"]) == ["utter_no_problem"]
 
 
@@ -192,10 +184,8 @@ def test_unclear_gets_one_question_then_a_nurse(assistant, language: str) -> Non
     customer = start(assistant.base_url, language)
     number, births = ELIGIBLE
     verify(customer, number, births[language])
-    assert customer.ask(t["vague"]) == ["utter_ask_condition_done"]
-    assert customer.ask(t["done"]) == ["utter_ask_clarify"]
-    assert customer.ask(t["vague2"]) == ["utter_ask_condition_done"]
-    assert customer.ask(t["done"]) == ["utter_handoff_queued"]
+    assert customer.ask(t["vague"]) == ["utter_ask_clarify"]
+    assert customer.ask(t["vague2"]) == ["utter_handoff_queued"]
     case = Staff.member(assistant).case_of(customer)
     assert case["queue"] == "nurse" and case["reason"] == "unclear"
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from test_channel_runtime import RecordingBus, get_json, messages, post, wait_until
 
+from bot.intake import clickable, opening
 from channels import wechat_menu
-from channels.core.openings import clickable, opening
 from channels.core.runtime import ChannelRuntime
 from channels.core.text import offered, render, tapped_option
 from channels.sandbox import defaults, fake_twilio, fake_wechat, signing

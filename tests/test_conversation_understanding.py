@@ -61,6 +61,7 @@ def test_who_the_request_is_for(text: str, person: str | None) -> None:
         ("en", "乳癌第二期", "en"),
         ("zh-Hant", "CI10000001", "zh-Hant"),
         ("zh-Hant", "Critical Illness Multi-Protection Plan", "zh-Hant"),
+        ("yue", "啱晒", "yue"),  # 晒 is Hong Kong Cantonese, not a Simplified character here
     ],
 )
 def test_language_inside_a_form(previous: str, text: str, expected: str) -> None:

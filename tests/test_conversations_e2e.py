@@ -2,8 +2,8 @@
 Cantonese and Simplified Chinese.
 
 1. A condition and a request (or "how do I apply?") in one message start the request at once
-   (consent first) and keep what was said: the condition is not asked again, the packet holds it
-   and the person it is for.
+   (consent first) and keep what was said: the condition is not asked again (it is screened at
+   once, and it is the packet's diagnosis), the packet holds it and the person it is for.
 2. After an offer with one main action, "ok" / 好 / 可以 / 👍 take it; numbers still choose; the
    consent question is still asked, and a policy number sent before answering it is kept.
 3. Inside forms: a question is answered, then the question asked again once, shorter; a value
@@ -42,7 +42,6 @@ TEXT = {
         "dob_correction": "sorry, the date of birth is 15/3/1980",
         "how_with_condition": "How do I apply? My husband has colon cancer",
         "describe": "My doctor found a 3 cm tumour in my liver and wants to operate",
-        "done": "no that's all",
         "nurse": "can I talk to a nurse please",
         "stop": "cancel",
     },
@@ -62,7 +61,6 @@ TEXT = {
         "dob_correction": "唔好意思，出生日期應該係1980年3月15日",
         "how_with_condition": "想問點樣申請第二醫療意見？我阿爸有肝癌",
         "describe": "醫生話我肝有個三厘米嘅腫瘤，要做手術切除",
-        "done": "冇喇",
         "nurse": "我想搵護士傾下",
         "stop": "取消申請",
     },
@@ -82,7 +80,6 @@ TEXT = {
         "dob_correction": "不好意思，出生日期是1980年3月15日",
         "how_with_condition": "请问怎么申请第二医疗意见？我老公有肠癌",
         "describe": "医生发现我肝上有一个三厘米的肿瘤，建议手术切除",
-        "done": "没有了",
         "nurse": "我想找护士",
         "stop": "取消申请",
     },
@@ -93,10 +90,9 @@ SWITCH = {
     "yue": ("Sorry, could you tell me how much this service costs?", "en"),
     "zh-Hans": ("Sorry, could you tell me how much this service costs?", "en"),
 }
+# The packet's questions after the diagnosis (named in the description, so not asked).
 PACKET = [
-    ("breast cancer stage 2", ["utter_ask_diagnosis_when"]),
-    ("last month", ["utter_ask_treatment"]),
-    ("surgery then chemo", ["utter_ask_opinion_question"]),
+    ("last month, surgery then chemo", ["utter_ask_opinion_question"]),
     ("is surgery the best option", ["utter_ask_call_language"]),
     ("Cantonese", ["utter_ask_callback_number"]),
     ("+852 9123 4567", ["utter_ask_callback_time"]),
@@ -118,15 +114,16 @@ def test_condition_and_request_in_one_message_start_it_and_are_kept(
     customer = Customer(assistant.base_url, language)
     assert customer.ask(t["first"]) == ["utter_ask_consent_given"]
     consent_and_policy(customer)
-    # the condition is not asked again: only whether there is more to add
-    assert customer.ask(t["born"]) == ["utter_eligible", "utter_ask_condition_done"]
-    assert customer.ask(t["done"]) == ["utter_screen_eligible", "utter_ask_diagnosis"]
+    # the condition is not asked again: it is screened at once and is the diagnosis
+    assert customer.ask(t["born"]) == [
+        "utter_eligible", "utter_screen_eligible", "utter_ask_diagnosis_when"]
     for answer, asks in PACKET:
         assert customer.ask(answer) == asks, answer
     assert customer.ask(t["yes"]) == ["utter_case_created", "utter_what_next"]
     case = Staff.member(assistant, "dr.lee", "case_doctor").case_of(customer)
     assert case["packet"]["description"] == [t["first"]]
     assert case["packet"]["person"] == t["person"]
+    assert case["packet"]["diagnosis"] and case["packet"]["diagnosis"] in t["first"]
     assert case["screening"]["category"] == "eligible"
 
 
@@ -156,24 +153,25 @@ def test_question_in_a_form_is_answered_then_asked_again_shorter(
     assert customer.ask(t["policy_in_sentence"]) == ["utter_ask_date_of_birth"]
     assert customer.ask(t["correction"]) == ["utter_ask_date_of_birth"]
     assert customer.ask(t["born_in_sentence"]) == ["utter_eligible", "utter_ask_condition_text"]
-    assert customer.ask(t["describe"]) == ["utter_ask_condition_done"]
-    assert customer.ask(t["done"]) == ["utter_screen_eligible", "utter_ask_diagnosis"]
+    # one description is screened at once; the tumour it names is the diagnosis
+    assert customer.ask(t["describe"]) == ["utter_screen_eligible", "utter_ask_diagnosis_when"]
     assert customer.ask(t["report"]) == [
         "utter_report_time",
         "utter_terms",
-        "utter_ask_diagnosis_short",
+        "utter_ask_diagnosis_when_short",
     ]
-    assert customer.ask("liver cancer") == ["utter_ask_diagnosis_when"]
+    assert customer.ask("last month") == ["utter_ask_opinion_question"]
     assert customer.ask(t["stop"]) == ["utter_flow_stopped"]
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_nurse_request_at_anything_else_makes_a_case(assistant, language: str) -> None:
+def test_nurse_request_in_the_packet_makes_a_case(assistant, language: str) -> None:
     t = TEXT[language]
     customer = Customer(assistant.base_url, language)
     assert customer.ask(t["first"]) == ["utter_ask_consent_given"]
     consent_and_policy(customer)
-    assert customer.ask(t["born"]) == ["utter_eligible", "utter_ask_condition_done"]
+    assert customer.ask(t["born"]) == [
+        "utter_eligible", "utter_screen_eligible", "utter_ask_diagnosis_when"]
     assert customer.ask(t["nurse"]) == ["utter_handoff_queued"]
     case = Staff.member(assistant).case_of(customer)
     assert case["queue"] == "nurse" and case["reason"] == "request_human"
@@ -213,7 +211,8 @@ def test_how_to_apply_with_a_condition_starts_the_request(assistant, language: s
     customer = Customer(assistant.base_url, language)
     assert customer.ask(t["how_with_condition"]) == ["utter_ask_consent_given"]
     consent_and_policy(customer)
-    assert customer.ask(t["born"]) == ["utter_eligible", "utter_ask_condition_done"]
+    assert customer.ask(t["born"]) == [
+        "utter_eligible", "utter_screen_eligible", "utter_ask_diagnosis_when"]
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

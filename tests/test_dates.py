@@ -36,3 +36,30 @@ def test_two_digit_years_and_day_first(text: str, expected: date) -> None:
 )
 def test_rejects_invalid_or_future(text: str) -> None:
     assert parse_date_of_birth(text, TODAY) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["His policy number is CI10000001 and his birthday is 15 March 1980.",
+     "policy CI10000001, she was born on March 15th, 1980",
+     "CI10000001 dob 15/03/1980"],
+)
+def test_a_date_inside_a_sentence_with_a_policy_number(text: str) -> None:
+    assert parse_date_of_birth(text, TODAY) == date(1980, 3, 15)
+
+
+@pytest.mark.parametrize(("text", "year"), [("1975", 1975), ("born in 1975", 1975),
+                                            ("她是1975年出生的", 1975), ("一九七五年", 1975),
+                                            ("15/3/1975", None), ("CI10000001", None),
+                                            ("2031", None)])
+def test_a_year_alone(text: str, year: int | None) -> None:
+    from bot.dates import year_only
+
+    assert year_only(text, TODAY) == year
+
+
+@pytest.mark.parametrize("text", ["15 March", "3月15日", "15/3", "March 15th"])
+def test_day_and_month_after_the_year(text: str) -> None:
+    from bot.dates import with_year
+
+    assert with_year(text, 1975, TODAY) == date(1975, 3, 15)

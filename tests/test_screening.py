@@ -860,6 +860,7 @@ def test_make_eval_exit_code_only_for_a_malformed_screening_set(
     monkeypatch.setattr(screening_eval, "RESULTS", tmp_path / "out.json")
     assert evaluate.main(["--screening-only"]) == 0  # a missed goal is reported, not failed
     assert (tmp_path / "out.json").exists()
+    assert (tmp_path / "out.md").exists()  # the summary a reader sees
     bad = _eval_set(tmp_path / "bad", {"en": [{"text": "x"}]})
     monkeypatch.setattr(screening_eval, "EVAL_DIR", bad)
     assert evaluate.main(["--screening-only"]) == 2

@@ -97,7 +97,7 @@ def test_a_customers_unanswered_messages_are_found_by_index(tmp_path: Path) -> N
     index alone, so answers slowed as a conversation grew)."""
     from sqlalchemy.dialects import sqlite
 
-    from channels.core.runtime import _OLDEST_UNANSWERED
+    from channels.core.store import _OLDEST_UNANSWERED
 
     query = _OLDEST_UNANSWERED.params(c="whatsapp", s="x").compile(
         dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})

@@ -1,5 +1,21 @@
 """How our core runs Rasa's dialogue engine faster than stock, with the same results.
 
+Written against Rasa 3.6.21 line by line (:data:`RASA_VERSION`; about 25 private Rasa internals):
+:func:`install` refuses any other version (:func:`check_rasa_version`) rather than patch code it
+has not read. ``SMO_STOCK_RASA=true`` runs Rasa as shipped instead (no replacement, Rasa's own SQL
+tracker store and action endpoint): to rule the replacements out when something looks wrong, and
+the way to run a newer Rasa while they are ported. ``tests/test_dialogue_engine.py`` plays its
+conversations both ways and compares every replaced function with stock on every call.
+
+One deliberate difference: an action call carries only the events of the last
+:data:`~bot.dialogue.action_calls.SESSION_EVENTS` (12) user turns, stock all of them (see
+:mod:`bot.dialogue.action_calls`). Our actions and rasa_sdk read no further back (tested in
+``tests/test_action_calls.py``), so they return what they would return under stock.
+
+Upgrading Rasa ("Upgrading Rasa" in ``docs/operations.md``): run the new version with
+``SMO_STOCK_RASA=true`` first; port the replacements below one by one against its code, set
+:data:`RASA_VERSION`, and run ``tests/test_dialogue_engine.py`` before dropping the setting.
+
 - :mod:`bot.dialogue.tracker_store`: the SQL tracker store keeps current conversations in memory.
 - :mod:`bot.dialogue.history`: applied events and featurised states extended per new event.
 - :mod:`bot.dialogue.tracker_copy`: tracker copies without replaying the conversation.
@@ -7,7 +23,8 @@
 - :mod:`bot.dialogue.rule_matching`: rule lookup stops past the longest rule; feature keys
   from kept JSON.
 - :mod:`bot.dialogue.action_calls`: action server calls validated with a compiled schema and
-  carrying recent events only.
+  carrying recent events only (the difference above).
+- :mod:`bot.dialogue.action_endpoint`: one kept HTTP session to the action server.
 - :mod:`bot.dialogue.graph_runner`: the prediction graph run in order without dask.
 - :mod:`bot.dialogue.event_types`: event classes found by type name once.
 - :mod:`bot.dialogue.model_inference`: the intent classifier's traced graph called directly.
@@ -21,9 +38,37 @@ the stock methods back); the tracker store is chosen in the endpoints.
 
 from __future__ import annotations
 
+RASA_VERSION = "3.6.21"  # the Rasa whose code these replacements were written against
+
+
+class RasaVersionError(RuntimeError):
+    """The installed Rasa is not the one the replacements were written for (the launcher and the
+    core report it as a configuration error and stop)."""
+
+
+def check_rasa_version(installed: str | None = None) -> None:
+    """Refuse (:class:`RasaVersionError`, saying what to do) unless ``installed`` (default: the
+    installed distribution's version, read without importing Rasa) is :data:`RASA_VERSION`."""
+    if installed is None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            installed = version("rasa")
+        except PackageNotFoundError:
+            installed = "none"
+    if installed != RASA_VERSION:
+        raise RasaVersionError(
+            f"Rasa {installed} is installed, but the dialogue-engine replacements (bot/dialogue/) "
+            f"were written for Rasa {RASA_VERSION} and patch its private code. Install "
+            f"rasa=={RASA_VERSION} (the pin in pyproject.toml and constraints.txt; `make venv`), "
+            "or set SMO_STOCK_RASA=true to run Rasa as shipped, without them, while they are "
+            "ported (see 'Upgrading Rasa' in docs/operations.md)")
+
 
 def install() -> None:
-    """Apply the dialogue-engine replacements (idempotent). Called by the core before loading."""
+    """Apply the dialogue-engine replacements (idempotent). Called by the core before loading;
+    refuses a Rasa other than :data:`RASA_VERSION`."""
+    check_rasa_version()
     from rasa.core.actions.action import ActionExtractSlots, RemoteAction
     from rasa.core.featurizers.tracker_featurizers import (
         MaxHistoryTrackerFeaturizer,

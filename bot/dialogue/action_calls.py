@@ -1,4 +1,5 @@
-"""Cheaper calls to the action server, with the same requests and checks as stock Rasa.
+"""Cheaper calls to the action server: the same checks as stock Rasa, and the same request but
+for one deliberate difference, the events it carries (the last bullet).
 
 - Stock Rasa checks each action server response with ``jsonschema.validate``, which first
   re-validates the *schema* itself: measured here at about two thirds of a message's time in the
@@ -13,13 +14,18 @@
   languages, the bulk of it): actions name responses, the core renders them.
 - Slot validation after every message rebuilt the tracker by replaying the conversation; it now
   validates a copy with the extracted slots applied (same state).
-- The request carries the conversation's events since the last ``SESSION_EVENTS`` user messages
-  instead of all of them, so a 200-turn chat does not post megabytes per action; the slot-mapping
-  validation that runs after every message gets the events since the latest user message (all
-  that rasa_sdk's ``slots_to_validate`` and our language decision look at). Slots,
-  the latest message, the active form and the latest action are sent in full, as stock. Our
-  actions read only recent events (the fallback counts the last few misses; forms look back to
-  the last user message); the end-to-end care-flow tests run every action on trimmed requests.
+- **The difference from stock:** the request carries the conversation's events since the last
+  ``SESSION_EVENTS`` (12) user messages, where stock sends all of them, so a 200-turn chat does
+  not post megabytes per action; the slot-mapping validation that runs after every message gets
+  the events since the latest user message. Slots, the latest message, the active form and the
+  latest action are sent in full, as stock. The actions return what they would under stock
+  because none reads further back: of ``tracker.events``, our fallback counts the latest misses
+  in a row (it needs ``MISSES_BEFORE_NURSE``, 2), consent reads the latest ``RECENT_MESSAGES``
+  (2), and rasa_sdk reads only the slot events at the end (``slots_to_validate``, in its
+  validation actions). ``tests/test_action_calls.py`` holds both: each reader gives the same
+  answer on trimmed and on full events, and a new reader of ``tracker.events`` fails it until it
+  is checked; ``tests/test_dialogue_engine.py`` plays a conversation longer than the window with
+  and without these replacements and gets the same replies and events.
 """
 
 from __future__ import annotations

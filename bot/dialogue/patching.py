@@ -15,6 +15,15 @@ def replace(owner: type, name: str, replacement: Any) -> None:
     setattr(owner, name, replacement)
 
 
+def original(owner: type, name: str) -> Any:
+    """The stock attribute ``replace`` put aside (for comparing ours with it); ``KeyError`` when
+    ``owner.name`` was not replaced, ``AttributeError`` when Rasa's class had none of its own."""
+    kept = _ORIGINALS[(owner, name)]
+    if kept is _ABSENT:
+        raise AttributeError(f"{owner.__name__}.{name} is ours only")
+    return kept
+
+
 def restore() -> None:
     """Put every replaced method back as Rasa ships it."""
     for (owner, name), original in _ORIGINALS.items():

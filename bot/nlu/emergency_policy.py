@@ -26,7 +26,7 @@ from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 ACTION_EMERGENCY = "action_emergency"
-EMERGENCY_PRIORITY = 7  # RulePolicy is 6
+EMERGENCY_PRIORITY = 7  # above all (Rasa 3.6: RulePolicy 4, MemoizationPolicy 3)
 CHECK = "utter_emergency_check"  # "is it happening now? if so call 999 / 120 at once"
 YES_INTENTS = ("affirm",)
 

@@ -1,4 +1,4 @@
-"""``python -m bot.records purge|export``: the data-rights commands (see README, "Data rights").
+"""``python -m bot.records purge|export``: the data-rights commands (see docs/data-rights.md).
 
 ``purge [--older-than-days N] [--dry-run]`` deletes what is past the retention period
 (``SMO_RETENTION_DAYS``, default 365) and prints how many rows each table lost, nothing else.

@@ -4,7 +4,7 @@ Rasa's sender id (the *conversation id*) is the key everywhere the dialogue writ
 cases (``conversation_id``), consents, verification attempts and channel identities
 (``external_id``, from ``actions.context.identity_of``). The channel tables keep the provider's own
 id instead (``sender``, ``recipient``): WhatsApp's ``whatsapp:+852…`` is also the conversation id,
-while WeChat's bare openid becomes ``wechat:<openid>``. The runtime's ``conversation_id`` is that
+while WeChat's bare openid becomes ``wechat:<openid>``. ``bot.namespaces.conversation_id`` is that
 rule; this module only applies it, so purge and export cannot drift from the runtime.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
-from channels.core.runtime import conversation_id
+from bot.namespaces import conversation_id
 
 PROVIDER_CHANNELS = ("whatsapp", "wechat")
 # Conversation namespaces an operator's bare id may belong to (REST: ``rest:<visitor>``).

@@ -20,6 +20,7 @@ they are all stored durably meanwhile, but cannot stop them. A webhook the serve
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import deque
 
@@ -33,6 +34,12 @@ class WebFirst:
         self.longest_wait = longest_wait
         self.linger = linger
         self.grace = grace
+        # The web thread writes ``_open`` and ``_last_closed`` while the runtime's thread reads
+        # them and drops webhooks past ``grace``. One lock makes each step whole instead of
+        # relying on the interpreter lock keeping single dict operations atomic: without it,
+        # ``busy`` could run between ``closed``'s pop and its noting the close time, see
+        # neither the webhook nor its close, and let a step in during the ``linger``.
+        self._lock = threading.Lock()
         self._open: dict[int, float] = {}  # request id -> when it arrived (monotonic)
         self._last_closed = float("-inf")
         # The runtime's waiting steps, oldest first (runtime loop only), and the one task that
@@ -42,23 +49,31 @@ class WebFirst:
 
     def opened(self, key: int) -> None:
         """A webhook arrived (web thread)."""
-        self._open[key] = time.monotonic()
+        with self._lock:
+            self._open[key] = time.monotonic()
 
     def closed(self, key: int) -> None:
         """Its response is on its way, or it only waits for the answer now (web thread)."""
-        if self._open.pop(key, None) is not None:
-            self._last_closed = time.monotonic()
+        with self._lock:
+            if self._open.pop(key, None) is not None:
+                self._last_closed = time.monotonic()
 
     def busy(self) -> bool:
         """Whether a webhook is being handled now or closed within ``linger`` (forgetting any
         open past ``grace``)."""
         now = time.monotonic()
-        if self._open:
-            oldest_allowed = now - self.grace
-            for key, since in list(self._open.items()):  # one atomic copy: the web thread writes
-                if since < oldest_allowed:
-                    self._open.pop(key, None)
-        return bool(self._open) or now - self._last_closed < self.linger
+        with self._lock:
+            if self._open:
+                oldest_allowed = now - self.grace
+                for key in [key for key, since in self._open.items() if since < oldest_allowed]:
+                    del self._open[key]
+            return bool(self._open) or now - self._last_closed < self.linger
+
+    def _until_idle(self, now: float) -> float:
+        """The soonest the web can be idle: ``linger`` after the last webhook closed, or
+        ``linger`` from now while one is open."""
+        with self._lock:
+            return self._last_closed + self.linger - now if not self._open else self.linger
 
     async def wait(self) -> None:
         """On the runtime's loop: let webhooks be handled first (at most ``longest_wait``).
@@ -88,8 +103,7 @@ class WebFirst:
             if self.busy() and now < deadline:
                 # The web is idle ``linger`` after the last webhook closes at the soonest: no
                 # need to look sooner (each look takes the interpreter lock from the web).
-                soonest = (self._last_closed + self.linger - now if not self._open
-                           else self.linger)
+                soonest = self._until_idle(now)
                 await asyncio.sleep(min(max(soonest, 0.001), deadline - now))
                 continue
             self._waiting.popleft()

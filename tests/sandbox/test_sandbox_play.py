@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import processes
 import pytest
 import requests
 import twilio.rest
@@ -230,7 +231,7 @@ def _free_port() -> int:
 @pytest.mark.parametrize("module", ["fake_twilio", "fake_wechat"])
 def test_fakes_start_from_the_command_line(module: str) -> None:
     port = _free_port()
-    process = subprocess.Popen(
+    process = processes.start(
         [sys.executable, "-m", f"channels.sandbox.{module}", "--port", str(port)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -238,8 +239,7 @@ def test_fakes_start_from_the_command_line(module: str) -> None:
     try:
         _wait_healthy(f"http://127.0.0.1:{port}", process)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        processes.stop(process, timeout=10)
 
 
 def test_player_runs_from_the_command_line(world, twilio_fake) -> None:

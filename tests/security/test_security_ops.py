@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import processes
 import pytest
 from hostile import from_elsewhere
 from providers import http
@@ -120,8 +121,8 @@ def action_server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     env.pop("SMO_DATABASE_URL", None)
     log = home / "actions.log"
     with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "bot.action_server", "--port", str(port)],
-                                   cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = processes.start([sys.executable, "-m", "bot.action_server", "--port", str(port)],
+                                  cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         while not _healthy(port):
@@ -130,8 +131,7 @@ def action_server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
             time.sleep(0.2)
         yield SimpleNamespace(port=port, token=token, home=home)
     finally:
-        process.terminate()
-        process.wait(timeout=15)
+        processes.stop(process, timeout=15)
 
 
 def _healthy(port: int) -> bool:
